@@ -1,0 +1,146 @@
+# shellcheck shell=bash
+# lib.sh - helpers shared by the harness scripts. Source it; do not run it.
+#
+# Paths (all overridable from the environment):
+#   VMRC_CACHE  kept between runs: base repo, build dirs, ccache
+#               (default ${XDG_CACHE_HOME:-$HOME/.cache}/vm-refcnt)
+#   VMRC_WORK   per-checkout scratch: guest binaries, initramfs (default <top>/.work)
+#   VMRC_RESULTS one directory per run below it (default <top>/results)
+
+set -euo pipefail
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+# shellcheck source=../configs/base.env
+. "$TOP/configs/base.env"
+
+VMRC_CACHE=${VMRC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vm-refcnt}
+VMRC_WORK=${VMRC_WORK:-$TOP/.work}
+VMRC_RESULTS=${VMRC_RESULTS:-$TOP/results}
+SRC=$VMRC_CACHE/src             # harness-owned kernel tree (base repo)
+JOBS=${JOBS:-$(nproc)}
+
+# Exit codes shared by all scripts (documented in README.md).
+E_USAGE=2      # bad arguments, unknown scenario/program
+E_ENV=3        # missing package, unusable tool, dirty tree we must not touch
+E_APPLY=4      # a patch does not apply
+E_BUILD=5      # build or config check failed
+E_TEST=1       # a test ran and failed
+
+# log MSG...: progress line on stderr with a timestamp
+log() { printf '[%s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+
+# die CODE MSG...: one clear message, then exit CODE
+die() {
+	local code=$1
+	shift
+	printf 'error: %s\n' "$*" >&2
+	exit "$code"
+}
+
+# need_cmd CMD PKG: fail clearly when CMD is missing (hint: make deps)
+need_cmd() {
+	command -v "$1" >/dev/null 2>&1 ||
+		die $E_ENV "'$1' not found (Debian package $2); run 'make deps'"
+}
+
+# scenarios: print the known scenario names (UPPERCASE fragment files)
+scenarios() {
+	local f
+	for f in "$TOP"/configs/*; do
+		f=${f##*/}
+		[[ $f =~ ^[A-Z][A-Z0-9_]*$ ]] && echo "$f"
+	done
+	return 0
+}
+
+# check_scenario NAME: die unless NAME is a known scenario
+check_scenario() {
+	[[ -f $TOP/configs/$1 && $1 =~ ^[A-Z][A-Z0-9_]*$ ]] ||
+		die $E_USAGE "unknown scenario '$1' (known: $(scenarios | tr '\n' ' '))"
+}
+
+# base_commit: print the commit the tag BASE_TAG names in $SRC
+base_commit() {
+	git -C "$SRC" rev-parse -q --verify "refs/tags/$BASE_TAG^{commit}" ||
+		die $E_ENV "base not prepared ($SRC has no tag $BASE_TAG); run 'make base'"
+}
+
+# new_results VERB: create and print a fresh results directory for one run
+new_results() {
+	local d
+	d=$VMRC_RESULTS/$(date +%Y%m%d-%H%M%S)-$1
+	[[ -e $d ]] && d=$d-$$
+	mkdir -p "$d"
+	ln -sfn "${d##*/}" "$VMRC_RESULTS/latest"
+	echo "$d"
+}
+
+# lock_cache: hold an exclusive lock on $VMRC_CACHE for the rest of the run,
+# so two harness runs never check out or build in the same tree at once
+lock_cache() {
+	[[ -z ${VMRC_LOCKED:-} ]] || return 0
+	export VMRC_LOCKED=1
+	mkdir -p "$VMRC_CACHE"
+	exec 9>"$VMRC_CACHE/.lock"
+	flock -n 9 || { log "waiting for another harness run to finish"; flock 9; }
+}
+
+# tree_dir LABEL: the harness-owned source tree for LABEL ("patched" is $SRC)
+tree_dir() {
+	if [[ $1 == patched ]]; then echo "$SRC"; else echo "$VMRC_CACHE/tree-$1"; fi
+}
+
+# checkout LABEL COMMIT: put the harness tree for LABEL at COMMIT. git rewrites
+# only the files that differ, so make rebuilds only what depends on them.
+checkout() {
+	local dir
+	dir=$(tree_dir "$1")
+	if [[ ! -e $dir ]]; then
+		git -C "$SRC" worktree add -q --detach "$dir" "$2"
+		return
+	fi
+	[[ -z $(git -C "$dir" status --porcelain --untracked-files=no) ]] ||
+		die $E_ENV "$dir has local changes; it belongs to the harness - edit in 'make tree' instead (or remove $dir)"
+	[[ $(git -C "$dir" rev-parse HEAD) == "$2" ]] || git -C "$dir" checkout -q --detach "$2"
+}
+
+# merge_fragment SCENARIO: print common.config + SCENARIO, #INCLUDE# expanded
+merge_fragment() {
+	local line
+	check_scenario "$1"
+	echo "# merged fragment for $1 (common.config + $1)"
+	cat "$TOP/configs/common.config"
+	while IFS= read -r line; do
+		if [[ $line =~ ^#INCLUDE#([A-Z0-9_]+)$ ]]; then
+			check_scenario "${BASH_REMATCH[1]}"
+			grep -v '^#INCLUDE#' "$TOP/configs/${BASH_REMATCH[1]}"
+		else
+			echo "$line"
+		fi
+	done <"$TOP/configs/$1"
+}
+
+# run_dir: the results directory of this run ($VMRC_RUN, made if unset)
+run_dir() {
+	if [[ -z ${VMRC_RUN:-} ]]; then
+		VMRC_RUN=$(new_results "${0##*/}")
+		export VMRC_RUN
+	fi
+	echo "$VMRC_RUN"
+}
+
+# KTREE: the developer's kernel tree ('make tree'), ignored by the project
+KTREE=${KTREE:-$TOP/linux}
+
+# unexported_commits DIR: print commits of DIR (base..HEAD) whose patch-id
+# matches no patch in patches/ (work that exists only in DIR)
+unexported_commits() {
+	local ids c id p
+	ids=$(for p in "$TOP"/patches/[0-9]*.patch; do
+		[[ -f $p ]] && git patch-id --stable <"$p" | cut -d' ' -f1
+	done | sort -u)
+	for c in $(git -C "$1" rev-list --no-merges "$BASE_TAG..HEAD"); do
+		id=$(git -C "$1" show "$c" | git patch-id --stable | cut -d' ' -f1)
+		[[ -z $id ]] || grep -qx "$id" <<<"$ids" || git -C "$1" log -1 --format='%h %s' "$c"
+	done
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ktap.h - tiny helpers for guest test programs.
+ *
+ * A guest program runs as one top-level test of the init's KTAP plan. Its
+ * stdout is the KTAP channel; everything it prints is a diagnostic line,
+ * indented as a subtest ("    # ..."). Exit codes: 0 pass, 4 skip, anything
+ * else (or a signal) fail.
+ */
+#ifndef GUEST_KTAP_H
+#define GUEST_KTAP_H
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KTAP_SKIP 4
+
+/* ktap_diag("fmt", ...): one "    # ..." diagnostic line, flushed at once */
+static inline void __attribute__((format(printf, 1, 2))) ktap_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fputs("    # ", stdout);
+	vfprintf(stdout, fmt, ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+	va_end(ap);
+}
+
+/*
+ * vmstat_read("vma_lock_success"): value of one /proc/vmstat counter, or -1
+ * when the kernel does not have it.
+ */
+static inline long long vmstat_read(const char *name)
+{
+	char key[128];
+	long long val;
+	long long ret = -1;
+	FILE *f = fopen("/proc/vmstat", "r");
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%127s %lld", key, &val) == 2) {
+		if (!strcmp(key, name)) {
+			ret = val;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+#endif
