@@ -106,27 +106,30 @@ checkout() {
 
 # merge_fragment SCENARIO: print common.config + SCENARIO, #INCLUDE# expanded
 merge_fragment() {
-	local line
+	local line inc
 	check_scenario "$1"
 	echo "# merged fragment for $1 (common.config + $1)"
 	cat "$TOP/configs/common.config"
 	while IFS= read -r line; do
 		if [[ $line =~ ^#INCLUDE#([A-Z0-9_]+)$ ]]; then
-			check_scenario "${BASH_REMATCH[1]}"
-			grep -v '^#INCLUDE#' "$TOP/configs/${BASH_REMATCH[1]}"
+			inc=${BASH_REMATCH[1]}
+			check_scenario "$inc"
+			grep -v '^#INCLUDE#' "$TOP/configs/$inc"
 		else
 			echo "$line"
 		fi
 	done <"$TOP/configs/$1"
 }
 
-# run_dir: the results directory of this run ($VMRC_RUN, made if unset)
-run_dir() {
+# init_run VERB: make sure this run has a results directory: sets and
+# exports VMRC_RUN (a fresh results/<time>-VERB) unless the caller set it.
+# Call it in the main shell, not in $(...), so child scripts inherit it.
+init_run() {
 	if [[ -z ${VMRC_RUN:-} ]]; then
-		VMRC_RUN=$(new_results "${0##*/}")
+		VMRC_RUN=$(new_results "$1")
 		export VMRC_RUN
 	fi
-	echo "$VMRC_RUN"
+	mkdir -p "$VMRC_RUN"
 }
 
 # KTREE: the developer's kernel tree ('make tree'), ignored by the project
@@ -143,4 +146,12 @@ unexported_commits() {
 		id=$(git -C "$1" show "$c" | git patch-id --stable | cut -d' ' -f1)
 		[[ -z $id ]] || grep -qx "$id" <<<"$ids" || git -C "$1" log -1 --format='%h %s' "$c"
 	done
+}
+
+# check_plan PLAN [PROG]: die unless guest/plans/PLAN.plan exists (and has PROG)
+check_plan() {
+	local f=$TOP/guest/plans/$1.plan
+	[[ -f $f ]] || die $E_USAGE "unknown plan '$1' (known: $(cd "$TOP/guest/plans" && ls | sed 's/\.plan$//' | tr '\n' ' '))"
+	[[ -z ${2:-} ]] || awk -v p="$2" '$1 == p { f = 1 } END { exit !f }' "$f" ||
+		die $E_USAGE "plan '$1' has no test '$2' (it has: $(awk '!/^#/ && NF { printf "%s ", $1 }' "$f"))"
 }

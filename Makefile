@@ -1,0 +1,44 @@
+# vm-refcnt: the per-VMA lock as a reference count, for Linux 6.12.
+# Every target is one script in bin/; see README.md for the details.
+#
+#   make                 apply, build PLAIN, boot, run the default workload
+#   make check           the test suite (what CI runs)
+#   make run SCENARIO=LOCKDEP PLAN=check [PROG=fault_munmap] [BASE=1]
+#   make tree / make export      the developer loop
+SCENARIO ?= PLAIN
+PLAN ?= check
+PROG ?=
+
+all:
+	@bin/run PLAIN default
+
+check:
+	@bin/check $(SCENARIOS)
+
+run:
+	@bin/run $(if $(BASE),--base) $(SCENARIO) $(PLAN) $(PROG)
+
+deps:
+	@bin/deps
+
+base:
+	@bin/prepare-base
+
+tree:
+	@bin/tree
+
+export:
+	@bin/export
+
+vmatest:
+	@bin/prepare-base && bin/vmatest $$(bin/apply)
+
+lint:
+	@bin/prepare-base && bin/apply >/dev/null && \
+	for p in $$(sed -e 's/#.*//' -e '/^[[:space:]]*$$/d' patches/series); do \
+		bin/lint-patch patches/$$p && echo "ok $$p" || exit 1; done
+
+clean:
+	rm -rf .work
+
+.PHONY: all check run deps base tree export vmatest lint clean
