@@ -30,6 +30,12 @@ tree:
 export:
 	@bin/export
 
+prefixes:
+	@bin/prefixes $(if $(filter-out PLAIN,$(SCENARIO)),$(SCENARIO))
+
+layout:
+	@bin/vma-layout
+
 vmatest:
 	@bin/prepare-base && bin/vmatest $$(bin/apply)
 
@@ -41,4 +47,4 @@ lint:
 clean:
 	rm -rf .work
 
-.PHONY: all check run deps base tree export vmatest lint clean
+.PHONY: all check run deps base tree export prefixes layout vmatest lint clean

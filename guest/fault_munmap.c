@@ -21,8 +21,13 @@
  * "race not exercised". --no-churn turns the churner off: the negative
  * control, which must fail that check.
  *
- * Usage: fault_munmap [-t faulters] [-d seconds] [-s slots] [-p pages]
- *                     [--no-churn]
+ * With -P N, N processes run the same workload at once: VMAs freed in one
+ * mm are then reused in another (vm_area_cachep is SLAB_TYPESAFE_BY_RCU on
+ * the patched kernel) while lockless faults in the first may still be
+ * probing them. Each process checks its own data and self-check.
+ *
+ * Usage: fault_munmap [-P procs] [-t faulters] [-d seconds] [-s slots]
+ *                     [-p pages] [--no-churn]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -35,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -42,7 +48,7 @@
 
 #define MAX_FAULTERS 64
 
-static int nfaulters = 2, duration = 3, nslots = 32, slot_pages = 8, churn = 1;
+static int nfaulters = 2, duration = 3, nslots = 32, slot_pages = 8, churn = 1, nprocs = 1;
 static size_t page_size;
 static char *region;
 static atomic_int stop;
@@ -173,19 +179,42 @@ static void *churner(void *arg)
 	return NULL;
 }
 
+static int run(void);
+
+/* run_procs(): run the workload in nprocs processes; 0 if all passed */
+static int run_procs(void)
+{
+	int failed = 0, status;
+
+	for (int i = 0; i < nprocs; i++) {
+		pid_t pid = fork();
+
+		if (pid < 0) {
+			ktap_diag("fork: %s", strerror(errno));
+			return 1;
+		}
+		if (pid == 0)
+			_exit(run());
+	}
+	for (int i = 0; i < nprocs; i++) {
+		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
+			ktap_diag("FAIL: a worker process failed (status %#x)", status);
+			failed = 1;
+		}
+	}
+	return failed;
+}
+
 int main(int argc, char **argv)
 {
-	long long lock0, lock1, retry0, retry1, abort0, abort1;
-	pthread_t th[MAX_FAULTERS + 1];
-	struct sigaction sa = { 0 };
-	int ok = 1;
-	double end;
 
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-churn"))
 			churn = 0;
 		else if (!strcmp(argv[i], "-t") && i + 1 < argc)
 			nfaulters = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "-P") && i + 1 < argc)
+			nprocs = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
 			duration = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "-s") && i + 1 < argc)
@@ -193,16 +222,30 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "-p") && i + 1 < argc)
 			slot_pages = atoi(argv[++i]);
 		else {
-			ktap_diag("usage: %s [-t faulters] [-d seconds] [-s slots] [-p pages] [--no-churn]",
+			ktap_diag("usage: %s [-P procs] [-t faulters] [-d seconds] [-s slots] [-p pages] [--no-churn]",
 				  argv[0]);
 			return 2;
 		}
 	}
 	if (nfaulters < 1 || nfaulters > MAX_FAULTERS || nslots < 1 || slot_pages < 3 ||
-	    duration < 1 || (size_t)nslots * slot_pages < (size_t)nfaulters) {
+	    duration < 1 || nprocs < 1 || (size_t)nslots * slot_pages < (size_t)nfaulters) {
 		ktap_diag("bad parameters");
 		return 2;
 	}
+	if (nprocs > 1)
+		return run_procs();
+	return run();
+}
+
+/* run(): the workload in this process; 0 on success */
+static int run(void)
+{
+	long long lock0, lock1, retry0, retry1, abort0, abort1, miss0, miss1;
+	pthread_t th[MAX_FAULTERS + 1];
+	struct sigaction sa = { 0 };
+	int ok = 1;
+	double end;
+
 	page_size = sysconf(_SC_PAGESIZE);
 	region = mmap(NULL, (size_t)nslots * slot_pages * page_size, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -214,11 +257,12 @@ int main(int argc, char **argv)
 	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
 	sigaction(SIGSEGV, &sa, NULL);
 
-	ktap_diag("faulters %d, slots %d x %d pages, %d s, churn %s", nfaulters, nslots,
+	ktap_diag("pid %d: faulters %d, slots %d x %d pages, %d s, churn %s", getpid(), nfaulters, nslots,
 		  slot_pages, duration, churn ? "on" : "off");
 	lock0 = vmstat_read("vma_lock_success");
 	retry0 = vmstat_read("vma_lock_retry");
 	abort0 = vmstat_read("vma_lock_abort");
+	miss0 = vmstat_read("vma_lock_miss");
 	for (long i = 0; i < nfaulters; i++)
 		pthread_create(&th[i], NULL, faulter, (void *)i);
 	if (churn)
@@ -232,13 +276,14 @@ int main(int argc, char **argv)
 	lock1 = vmstat_read("vma_lock_success");
 	retry1 = vmstat_read("vma_lock_retry");
 	abort1 = vmstat_read("vma_lock_abort");
+	miss1 = vmstat_read("vma_lock_miss");
 
 	ktap_diag("writes %lld, read-back zero %lld, SIGSEGV %lld, corrupt %lld",
 		  n_writes, n_zero, n_segv, n_corrupt);
 	ktap_diag("churns %lld (splits %lld), slots lost to other mappings %lld",
 		  n_churn, n_split, n_lost);
-	ktap_diag("vma_lock_success +%lld, vma_lock_retry +%lld, vma_lock_abort +%lld",
-		  lock1 - lock0, retry1 - retry0, abort1 - abort0);
+	ktap_diag("vma_lock_success +%lld, vma_lock_retry +%lld, vma_lock_abort +%lld, vma_lock_miss +%lld",
+		  lock1 - lock0, retry1 - retry0, abort1 - abort0, miss1 - miss0);
 
 	if (n_corrupt) {
 		ktap_diag("FAIL: %lld corrupted read-backs", n_corrupt);
