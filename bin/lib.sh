@@ -148,10 +148,23 @@ unexported_commits() {
 	done
 }
 
-# check_plan PLAN [PROG]: die unless guest/plans/PLAN.plan exists (and has PROG)
-check_plan() {
-	local f=$TOP/guest/plans/$1.plan
+# plan_tests PLAN: print the test lines of a plan, "@include OTHER" expanded
+plan_tests() {
+	local f=$TOP/guest/plans/$1.plan line
 	[[ -f $f ]] || die $E_USAGE "unknown plan '$1' (known: $(cd "$TOP/guest/plans" && ls | sed 's/\.plan$//' | tr '\n' ' '))"
-	[[ -z ${2:-} ]] || awk -v p="$2" '$1 == p { f = 1 } END { exit !f }' "$f" ||
-		die $E_USAGE "plan '$1' has no test '$2' (it has: $(awk '!/^#/ && NF { printf "%s ", $1 }' "$f"))"
+	while read -r line; do
+		case $line in
+		'' | '#'*) ;;
+		'@include '*) plan_tests "${line#@include }" ;;
+		*) echo "$line" ;;
+		esac
+	done <"$f"
+}
+
+# check_plan PLAN [PROG]: die unless PLAN exists (and has a test PROG)
+check_plan() {
+	local tests
+	tests=$(plan_tests "$1") || exit
+	[[ -z ${2:-} ]] || awk -v p="$2" '$1 == p { f = 1 } END { exit !f }' <<<"$tests" ||
+		die $E_USAGE "plan '$1' has no test '$2' (it has: $(awk '{ printf "%s ", $1 }' <<<"$tests"))"
 }

@@ -10,7 +10,7 @@
  * Plan files (/plans/NAME.plan) are data, one test per line:
  *	name  timeout_seconds  /path/to/program [args...]
  * A timeout of 0 means "no timeout" (used only by the hung-guest negative
- * control). Each test runs in its own process group with stdout and stderr
+ * control). A line "@include OTHER" takes the tests of OTHER.plan. Each test runs in its own process group with stdout and stderr
  * on the KTAP channel; past its timeout the whole group is killed and the
  * test is reported "not ok ... # TIMEOUT". Exit 0 is ok, 4 is SKIP, any
  * other exit or a signal is "not ok".
@@ -97,10 +97,10 @@ static FILE *open_ktap(void)
 	return fdopen(fd, "w");
 }
 
-/* load_plan("/plans/x.plan", only): fill tests[]; returns -1 on error */
-static int load_plan(const char *path, const char *only)
+/* load_plan("/plans/x.plan", only, depth): fill tests[]; -1 on error */
+static int load_plan(const char *path, const char *only, int depth)
 {
-	char line[1024];
+	char line[1024], inc[256];
 	FILE *f = fopen(path, "r");
 
 	if (!f) {
@@ -115,6 +115,16 @@ static int load_plan(const char *path, const char *only)
 		tok = strtok_r(line, " \t\n", &save);
 		if (!tok || tok[0] == '#')
 			continue;
+		if (!strcmp(tok, "@include")) {
+			tok = strtok_r(NULL, " \t\n", &save);
+			snprintf(inc, sizeof(inc), "/plans/%s.plan", tok ? tok : "");
+			if (!tok || depth > 4 || load_plan(inc, only, depth + 1)) {
+				say("bad @include in %s", path);
+				fclose(f);
+				return -1;
+			}
+			continue;
+		}
 		if (ntests == MAX_TESTS) {
 			say("plan %s has more than %d tests", path, MAX_TESTS);
 			break;
@@ -238,7 +248,7 @@ int main(void)
 		plan = "default";
 	snprintf(path, sizeof(path), "/plans/%s.plan", plan);
 	fprintf(ktap, "KTAP version 1\n");
-	if (load_plan(path, only) || ntests == 0) {
+	if (load_plan(path, only, 0) || ntests == 0) {
 		fprintf(ktap, "1..0 # SKIP plan '%s'%s%s%s unusable\n", plan,
 			only ? " (only " : "", only ? only : "", only ? ")" : "");
 		fprintf(ktap, "# plan error\n");

@@ -1,0 +1,432 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vma_race.c - page faults racing one kind of VMA change, one mode each.
+ *
+ * Faulter threads write a unique tag into pages of a region and read it
+ * back, each thread owning its own pages; a mutator thread changes the
+ * region's VMAs in the way the mode names. What a read-back may legally
+ * return depends on the mode:
+ *
+ *   mprotect  toggle write permission on sub-ranges (split, merge, and a
+ *             writer that must wait for the readers of the VMA); a write
+ *             to a read-only window faults (SIGSEGV); data is kept: only
+ *             the tag is legal.
+ *   madvise   MADV_DONTNEED on sub-ranges: the tag or 0.
+ *   mremap    move a sub-range away and back (MREMAP_FIXED): data moves
+ *             with it; the tag or SIGSEGV (the hole while it is away).
+ *   resize    shrink the region with mremap and grow it back: the tail
+ *             comes back zeroed; the tag, 0 or SIGSEGV.
+ *   fork      fork children; each checks a canary area the parent filled
+ *             just before the fork (copy-on-write snapshot) and scribbles
+ *             on it; the parent checks the child's writes never show.
+ *             Faulters: only the tag.
+ *   threads   short-lived threads that fault and exit (their stacks are
+ *             VMAs that come and go). Faulters: only the tag.
+ *   maps      /proc/self/maps and smaps read in a loop while the mutator
+ *             toggles mprotect; every range must be sane and end past the
+ *             previous one.
+ *
+ * Anything else read back is corruption: the test fails. Self-check: the
+ * mutator changed the region, faults were served under the per-VMA lock
+ * (vma_lock_success grew), and the mode's race evidence is there (faults
+ * that met a changed VMA, snapshots checked, maps read during changes).
+ * --no-race runs without the mutator: it must fail "race not exercised".
+ *
+ * Usage: vma_race MODE [-t faulters] [-d seconds] [--no-race]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ktap.h"
+
+#define MAX_FAULTERS	16
+#define NPAGES		64
+#define CANARY_PAGES	8
+
+enum legal { L_TAG = 1, L_ZERO = 2, L_SEGV = 4 };
+
+static const char *mode;
+static int nfaulters = 2, duration = 3, race = 1, legal;
+static size_t pg;
+static char *region, *parking, *canary;
+static atomic_int stop;
+static atomic_llong n_writes, n_zero, n_segv, n_corrupt, n_mut, n_evidence;
+
+static __thread sigjmp_buf fault_jmp;
+static __thread volatile int in_probe;
+
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	(void)sig;
+	(void)uc;
+	if (!in_probe) {
+		signal(SIGSEGV, SIG_DFL);
+		printf("    # unexpected SIGSEGV at %p\n", si->si_addr);
+		fflush(stdout);
+		raise(SIGSEGV);
+	}
+	siglongjmp(fault_jmp, 1);
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* probe(p, tag, &got): store and load back; 1 if SIGSEGV interrupted it */
+static int __attribute__((noinline)) probe(volatile uint64_t *p, uint64_t tag, uint64_t *got)
+{
+	if (sigsetjmp(fault_jmp, 1)) {
+		in_probe = 0;
+		return 1;
+	}
+	in_probe = 1;
+	*p = tag;
+	*got = *p;
+	in_probe = 0;
+	return 0;
+}
+
+static void corrupt(const char *what, size_t page, uint64_t tag, uint64_t got)
+{
+	atomic_fetch_add(&n_corrupt, 1);
+	ktap_diag("CORRUPT (%s) page %zu: wrote %#llx read %#llx", what, page,
+		  (unsigned long long)tag, (unsigned long long)got);
+}
+
+static void *faulter(void *arg)
+{
+	long id = (long)arg;
+	uint64_t seed = 0x9e3779b97f4a7c15ULL * (id + 1), seq = 0, got;
+
+	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
+		size_t page = xorshift(&seed) % (NPAGES / nfaulters) * nfaulters + id;
+		volatile uint64_t *p = (volatile uint64_t *)(region + page * pg) +
+				       xorshift(&seed) % (pg / 8);
+		uint64_t tag = ((uint64_t)(id + 1) << 48) | ++seq;
+
+		if (probe(p, tag, &got)) {
+			atomic_fetch_add(&n_segv, 1);
+			if (!(legal & L_SEGV))
+				corrupt("unexpected fault", page, tag, 0);
+			continue;
+		}
+		atomic_fetch_add(&n_writes, 1);
+		if (got == tag)
+			continue;
+		if (got == 0 && (legal & L_ZERO)) {
+			atomic_fetch_add(&n_zero, 1);
+			continue;
+		}
+		corrupt(mode, page, tag, got);
+	}
+	return NULL;
+}
+
+/* sub(&seed, &off, &len): a random page-aligned sub-range of the region */
+static void sub(uint64_t *seed, size_t *off, size_t *len)
+{
+	size_t a = xorshift(seed) % NPAGES, b = xorshift(seed) % NPAGES;
+
+	if (a > b) {
+		size_t t = a;
+
+		a = b;
+		b = t;
+	}
+	*off = a * pg;
+	*len = (b - a + 1) * pg;
+}
+
+static void mut_mprotect(uint64_t *seed)
+{
+	size_t off, len;
+
+	sub(seed, &off, &len);
+	mprotect(region + off, len, PROT_READ);
+	mprotect(region + off, len, PROT_READ | PROT_WRITE);
+}
+
+static void mut_madvise(uint64_t *seed)
+{
+	size_t off, len;
+
+	sub(seed, &off, &len);
+	madvise(region + off, len, MADV_DONTNEED);
+}
+
+static void mut_mremap(uint64_t *seed)
+{
+	size_t off, len;
+	void *p;
+
+	sub(seed, &off, &len);
+	p = mremap(region + off, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, parking);
+	if (p == MAP_FAILED)
+		return;
+	if (mremap(parking, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, region + off) == MAP_FAILED) {
+		ktap_diag("FAIL: cannot move the range back: %s", strerror(errno));
+		atomic_fetch_add(&n_corrupt, 1);
+		atomic_store(&stop, 1);
+	}
+}
+
+static void mut_resize(uint64_t *seed)
+{
+	size_t keep = (1 + xorshift(seed) % (NPAGES - 1)) * pg;
+
+	if (mremap(region, NPAGES * pg, keep, 0) == MAP_FAILED)
+		return;
+	/* Grow back in place; the pages past @keep come back as zero pages. */
+	if (mremap(region, keep, NPAGES * pg, 0) == MAP_FAILED) {
+		/* Something took the hole: map it ourselves, or give up. */
+		if (mmap(region + keep, NPAGES * pg - keep, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) == MAP_FAILED) {
+			ktap_diag("FAIL: cannot grow the region back: %s", strerror(errno));
+			atomic_fetch_add(&n_corrupt, 1);
+			atomic_store(&stop, 1);
+		}
+	}
+}
+
+/* One fork: the child must see the canary as it was at fork time. */
+static void mut_fork(uint64_t *seed)
+{
+	uint64_t gen = xorshift(seed) | 1;
+	int status;
+	pid_t pid;
+
+	for (size_t i = 0; i < CANARY_PAGES * pg / 8; i++)
+		((uint64_t *)canary)[i] = gen;
+	pid = fork();
+	if (pid < 0)
+		return;
+	if (pid == 0) {
+		for (size_t i = 0; i < CANARY_PAGES * pg / 8; i++) {
+			if (((uint64_t *)canary)[i] != gen)
+				_exit(1);
+			((uint64_t *)canary)[i] = ~gen;
+		}
+		_exit(0);
+	}
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		ktap_diag("CORRUPT: the child saw a canary that is not its fork-time copy");
+		atomic_fetch_add(&n_corrupt, 1);
+	}
+	for (size_t i = 0; i < CANARY_PAGES * pg / 8; i++) {
+		if (((uint64_t *)canary)[i] != gen) {
+			ktap_diag("CORRUPT: the child's copy-on-write leaked into the parent");
+			atomic_fetch_add(&n_corrupt, 1);
+			break;
+		}
+	}
+	atomic_fetch_add(&n_evidence, 1);
+}
+
+static void *short_thread(void *arg)
+{
+	volatile char buf[3 * 4096];
+
+	(void)arg;
+	for (size_t i = 0; i < sizeof(buf); i += 4096)
+		buf[i] = 1;
+	return NULL;
+}
+
+static void mut_threads(uint64_t *seed)
+{
+	pthread_t t;
+	pthread_attr_t a;
+
+	(void)seed;
+	pthread_attr_init(&a);
+	/* A fresh stack mapping each time (no cached stacks of that size). */
+	pthread_attr_setstacksize(&a, (64 + xorshift(seed) % 64) * 4096);
+	if (!pthread_create(&t, &a, short_thread, NULL)) {
+		pthread_join(t, NULL);
+		atomic_fetch_add(&n_evidence, 1);
+	}
+	pthread_attr_destroy(&a);
+}
+
+/*
+ * Read /proc/self/{maps,smaps}; every range must be sane and end past the
+ * previous one. (A range may start before the previous end: when the VMAs
+ * change between two read() calls, the walk resumes at the last end and a
+ * VMA that merged across it is shown again. That is allowed.)
+ */
+static void *maps_reader(void *arg)
+{
+	static const char *const files[] = { "/proc/self/maps", "/proc/self/smaps" };
+	char line[512];
+
+	(void)arg;
+	for (int n = 0; !atomic_load(&stop); n++) {
+		FILE *f = fopen(files[n & 1], "r");
+		unsigned long start, end, last = 0;
+
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "%lx-%lx ", &start, &end) != 2)
+				continue;	/* smaps field lines */
+			if (start >= end || end <= last) {
+				ktap_diag("CORRUPT: %s: bad range %lx-%lx after %lx", files[n & 1],
+					  start, end, last);
+				atomic_fetch_add(&n_corrupt, 1);
+			}
+			last = end;
+		}
+		fclose(f);
+		atomic_fetch_add(&n_evidence, 1);
+	}
+	return NULL;
+}
+
+static void *mutator(void *arg)
+{
+	uint64_t seed = 0x1234567;
+	void (*fn)(uint64_t *) = arg;
+
+	while (!atomic_load(&stop)) {
+		fn(&seed);
+		atomic_fetch_add(&n_mut, 1);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	long long lock0, lock1;
+	void (*fn)(uint64_t *) = NULL;
+	pthread_t th[MAX_FAULTERS], mt, rt;
+	struct sigaction sa = { 0 };
+	long long evidence;
+	const char *why;
+	int ok = 1, maps = 0;
+	double end;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-race"))
+			race = 0;
+		else if (!strcmp(argv[i], "-t") && i + 1 < argc)
+			nfaulters = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
+			duration = atoi(argv[++i]);
+		else if (!mode && argv[i][0] != '-')
+			mode = argv[i];
+		else
+			mode = NULL, i = argc;
+	}
+	if (mode && !strcmp(mode, "mprotect"))
+		fn = mut_mprotect, legal = L_TAG | L_SEGV;
+	else if (mode && !strcmp(mode, "madvise"))
+		fn = mut_madvise, legal = L_TAG | L_ZERO;
+	else if (mode && !strcmp(mode, "mremap"))
+		fn = mut_mremap, legal = L_TAG | L_SEGV;
+	else if (mode && !strcmp(mode, "resize"))
+		fn = mut_resize, legal = L_TAG | L_ZERO | L_SEGV;
+	else if (mode && !strcmp(mode, "fork"))
+		fn = mut_fork, legal = L_TAG;
+	else if (mode && !strcmp(mode, "threads"))
+		fn = mut_threads, legal = L_TAG;
+	else if (mode && !strcmp(mode, "maps"))
+		fn = mut_mprotect, legal = L_TAG | L_SEGV, maps = 1;
+	if (!fn || nfaulters < 1 || nfaulters > MAX_FAULTERS || NPAGES % nfaulters ||
+	    duration < 1) {
+		ktap_diag("usage: vma_race mprotect|madvise|mremap|resize|fork|threads|maps [-t faulters (divides %d)] [-d seconds] [--no-race]",
+			  NPAGES);
+		return 2;
+	}
+	pg = sysconf(_SC_PAGESIZE);
+	region = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	parking = mmap(NULL, NPAGES * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	canary = mmap(NULL, CANARY_PAGES * pg, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (region == MAP_FAILED || parking == MAP_FAILED || canary == MAP_FAILED) {
+		ktap_diag("mmap: %s", strerror(errno));
+		return 1;
+	}
+	sa.sa_sigaction = on_segv;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigaction(SIGSEGV, &sa, NULL);
+
+	ktap_diag("mode %s, faulters %d, %d s, mutator %s", mode, nfaulters, duration,
+		  race ? "on" : "off");
+	lock0 = vmstat_read("vma_lock_success");
+	for (long i = 0; i < nfaulters; i++)
+		pthread_create(&th[i], NULL, faulter, (void *)i);
+	if (race)
+		pthread_create(&mt, NULL, mutator, fn);
+	if (maps)
+		pthread_create(&rt, NULL, maps_reader, NULL);
+	end = now() + duration;
+	while (now() < end && !atomic_load(&stop))
+		usleep(50000);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < nfaulters; i++)
+		pthread_join(th[i], NULL);
+	if (race)
+		pthread_join(mt, NULL);
+	if (maps)
+		pthread_join(rt, NULL);
+	lock1 = vmstat_read("vma_lock_success");
+
+	/* What shows that faults met changed VMAs, per mode. */
+	if (!strcmp(mode, "mprotect") || !strcmp(mode, "mremap")) {
+		evidence = n_segv;
+		why = "faults that hit a changed range";
+	} else if (!strcmp(mode, "madvise")) {
+		evidence = n_zero;
+		why = "read-backs zeroed by MADV_DONTNEED";
+	} else if (!strcmp(mode, "resize")) {
+		evidence = n_zero + n_segv;
+		why = "faults/read-backs that met the shrunk range";
+	} else if (!strcmp(mode, "maps")) {
+		evidence = race ? n_evidence : 0;
+		why = "maps/smaps reads during mprotect churn";
+	} else {
+		evidence = n_evidence;
+		why = !strcmp(mode, "fork") ? "fork snapshots checked" : "threads created and exited";
+	}
+	ktap_diag("writes %lld, zero %lld, SIGSEGV %lld, corrupt %lld, mutations %lld",
+		  n_writes, n_zero, n_segv, n_corrupt, n_mut);
+	ktap_diag("%s: %lld; vma_lock_success +%lld", why, evidence, lock1 - lock0);
+	if (n_corrupt) {
+		ktap_diag("FAIL: %lld corrupted results", n_corrupt);
+		ok = 0;
+	}
+	if (!n_mut || !evidence) {
+		ktap_diag("FAIL: race not exercised (%s: %lld, mutations %lld)", why, evidence, n_mut);
+		ok = 0;
+	}
+	if (lock0 < 0 || lock1 - lock0 <= 0) {
+		ktap_diag("FAIL: race not exercised: no fault was served under the per-VMA lock");
+		ok = 0;
+	}
+	return ok ? 0 : 1;
+}
