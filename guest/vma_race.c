@@ -2,10 +2,10 @@
 /*
  * vma_race.c - page faults racing one kind of VMA change, one mode each.
  *
- * Faulter threads write a unique tag into pages of a region and read it
- * back, each thread owning its own pages; a mutator thread changes the
- * region's VMAs in the way the mode names. What a read-back may legally
- * return depends on the mode:
+ * Faulter threads own pages of a region; on each visit to a page a faulter
+ * reads the value it left there last time, writes a new unique tag and
+ * reads it back. A mutator thread changes the region's VMAs in the way the
+ * mode names. What those reads may legally return depends on the mode:
  *
  *   mprotect  toggle write permission on sub-ranges (split, merge, and a
  *             writer that must wait for the readers of the VMA); a write
@@ -96,14 +96,19 @@ static double now(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-/* probe(p, tag, &got): store and load back; 1 if SIGSEGV interrupted it */
-static int __attribute__((noinline)) probe(volatile uint64_t *p, uint64_t tag, uint64_t *got)
+/*
+ * probe(p, tag, &old, &got): load the old value, store @tag, load it back.
+ * Returns 1 if SIGSEGV interrupted it (then nothing is known of *p).
+ */
+static int __attribute__((noinline)) probe(volatile uint64_t *p, uint64_t tag, uint64_t *old,
+					   uint64_t *got)
 {
 	if (sigsetjmp(fault_jmp, 1)) {
 		in_probe = 0;
 		return 1;
 	}
 	in_probe = 1;
+	*old = *p;
 	*p = tag;
 	*got = *p;
 	in_probe = 0;
@@ -117,31 +122,47 @@ static void corrupt(const char *what, size_t page, uint64_t tag, uint64_t got)
 		  (unsigned long long)tag, (unsigned long long)got);
 }
 
+#define UNKNOWN	UINT64_MAX
+
 static void *faulter(void *arg)
 {
 	long id = (long)arg;
-	uint64_t seed = 0x9e3779b97f4a7c15ULL * (id + 1), seq = 0, got;
+	uint64_t seed = 0x9e3779b97f4a7c15ULL * (id + 1), seq = 0, old, got;
+	uint64_t last[NPAGES];
 
+	/* Pages start zero-filled: that is what a first visit must find. */
+	for (int i = 0; i < NPAGES; i++)
+		last[i] = 0;
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		size_t page = xorshift(&seed) % (NPAGES / nfaulters) * nfaulters + id;
-		volatile uint64_t *p = (volatile uint64_t *)(region + page * pg) +
-				       xorshift(&seed) % (pg / 8);
+		volatile uint64_t *p = (volatile uint64_t *)(region + page * pg);
 		uint64_t tag = ((uint64_t)(id + 1) << 48) | ++seq;
 
-		if (probe(p, tag, &got)) {
+		if (probe(p, tag, &old, &got)) {
 			atomic_fetch_add(&n_segv, 1);
 			if (!(legal & L_SEGV))
 				corrupt("unexpected fault", page, tag, 0);
+			last[page] = UNKNOWN;
 			continue;
 		}
 		atomic_fetch_add(&n_writes, 1);
+		/* What we left here last time must still be here... */
+		if (last[page] != UNKNOWN && old != last[page]) {
+			if (old == 0 && (legal & L_ZERO))
+				atomic_fetch_add(&n_zero, 1);	/* ...unless zapped */
+			else
+				corrupt("data changed behind our back", page, last[page], old);
+		}
+		last[page] = tag;
 		if (got == tag)
 			continue;
 		if (got == 0 && (legal & L_ZERO)) {
 			atomic_fetch_add(&n_zero, 1);
+			last[page] = 0;
 			continue;
 		}
 		corrupt(mode, page, tag, got);
+		last[page] = UNKNOWN;
 	}
 	return NULL;
 }
