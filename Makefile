@@ -30,6 +30,12 @@ tree:
 export:
 	@bin/export
 
+soak:
+	@bin/soak $(DURATION) $(SCENARIOS)
+
+consumers:
+	@bin/consumers
+
 prefixes:
 	@bin/prefixes $(if $(filter-out PLAIN,$(SCENARIO)),$(SCENARIO))
 
@@ -47,4 +53,4 @@ lint:
 clean:
 	rm -rf .work
 
-.PHONY: all check run deps base tree export prefixes layout vmatest lint clean
+.PHONY: all check run deps base tree export soak consumers prefixes layout vmatest lint clean

@@ -151,6 +151,7 @@ unexported_commits() {
 # plan_tests PLAN: print the test lines of a plan, "@include OTHER" expanded
 plan_tests() {
 	local f=$TOP/guest/plans/$1.plan line
+	[[ -f $f ]] || f=$VMRC_WORK/plans/$1.plan
 	[[ -f $f ]] || die $E_USAGE "unknown plan '$1' (known: $(cd "$TOP/guest/plans" && ls | sed 's/\.plan$//' | tr '\n' ' '))"
 	while read -r line; do
 		case $line in

@@ -1,0 +1,295 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * vma_failslab.c - VMA churn and page faults while VMA allocations fail.
+ *
+ * Race hunted: the error paths of VMA creation, split, merge, mremap and
+ * fork (a vm_area_struct or maple tree node allocation failing half-way)
+ * racing lockless page faults: a VMA attached twice or never, freed while
+ * attached, leaked, or a fault that sees a half-built VMA.
+ *
+ * failslab is restricted to the vm_area_struct and maple_node caches
+ * (cache-filter; needs slab_nomerge) and to the churning threads
+ * (task-filter, /proc/<tid>/make-it-fail), with verbose output off so that
+ * only real kernel warnings reach the console. The churn runs in a child
+ * process; faulter threads in it check their data as in fault_munmap.
+ *
+ * Checks: no corrupted data; some allocations really failed (ENOMEM seen)
+ * and faults were served under the per-VMA lock,
+ * else "race not exercised"; and no leak: once the child has exited, the
+ * number of vm_area_struct objects in use (after flushing the per-CPU
+ * slabs through /sys/kernel/slab/.../shrink) is back where it started.
+ * --no-fail leaves injection off: it must fail "race not exercised".
+ *
+ * Usage: vma_failslab [-d seconds] [-p probability%] [--no-fail]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ktap.h"
+
+#define NPAGES		64
+#define NFAULTERS	2
+#define FS		"/sys/kernel/debug/failslab/"
+
+static int duration = 3, probability = 5, inject = 1;
+static size_t pg;
+static char *region;
+static atomic_int stop;
+static atomic_llong n_ops, n_enomem, n_corrupt, n_writes, n_segv;
+static __thread sigjmp_buf fault_jmp;
+static __thread volatile int in_probe;
+
+/* put(path, value): write a string to a sysfs/debugfs/procfs file; 0 or -1 */
+static int put(const char *path, const char *value)
+{
+	int fd = open(path, O_WRONLY), ret = -1;
+
+	if (fd >= 0) {
+		ret = write(fd, value, strlen(value)) == (ssize_t)strlen(value) ? 0 : -1;
+		close(fd);
+	}
+	if (ret)
+		ktap_diag("cannot write '%s' to %s: %s", value, path, strerror(errno));
+	return ret;
+}
+
+/* get(path): a number read from a file, or -1 */
+static long long get(const char *path)
+{
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (f) {
+		if (fscanf(f, "%lld", &v) != 1)
+			v = -1;
+		fclose(f);
+	}
+	return v;
+}
+
+/* vma_objects(): vm_area_struct objects in use, per-CPU slabs flushed */
+static long long vma_objects(void)
+{
+	put("/sys/kernel/slab/vm_area_struct/shrink", "1");
+	return get("/sys/kernel/slab/vm_area_struct/objects");
+}
+
+/* Let failslab fail allocations of the calling thread. */
+static void make_me_fail(void)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/self/task/%ld/make-it-fail", (long)syscall(SYS_gettid));
+	put(path, inject ? "1" : "0");
+}
+
+static void on_segv(int sig)
+{
+	(void)sig;
+	if (!in_probe)
+		abort();
+	siglongjmp(fault_jmp, 1);
+}
+
+static uint64_t xorshift(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+static int __attribute__((noinline)) probe(volatile uint64_t *p, uint64_t tag, uint64_t *got)
+{
+	if (sigsetjmp(fault_jmp, 1)) {
+		in_probe = 0;
+		return 1;
+	}
+	in_probe = 1;
+	*p = tag;
+	*got = *p;
+	in_probe = 0;
+	return 0;
+}
+
+/* Faulters do not fail allocations themselves: they check the data. */
+static void *faulter(void *arg)
+{
+	long id = (long)arg;
+	uint64_t seed = 77 + id, seq = 0, got;
+
+	while (!atomic_load(&stop)) {
+		size_t page = xorshift(&seed) % (NPAGES / NFAULTERS) * NFAULTERS + id;
+		uint64_t tag = ((uint64_t)(id + 1) << 48) | ++seq;
+
+		if (probe((volatile uint64_t *)(region + page * pg), tag, &got)) {
+			atomic_fetch_add(&n_segv, 1);
+			continue;
+		}
+		atomic_fetch_add(&n_writes, 1);
+		if (got != tag && got != 0) {
+			atomic_fetch_add(&n_corrupt, 1);
+			ktap_diag("CORRUPT page %zu: wrote %#llx read %#llx", page,
+				  (unsigned long long)tag, (unsigned long long)got);
+		}
+	}
+	return NULL;
+}
+
+static void count(long ret)
+{
+	atomic_fetch_add(&n_ops, 1);
+	if (ret < 0 && errno == ENOMEM)
+		atomic_fetch_add(&n_enomem, 1);
+}
+
+/* The churn: every operation here allocates VMAs or maple nodes. */
+static void *churner(void *arg)
+{
+	uint64_t seed = 99;
+
+	(void)arg;
+	make_me_fail();
+	while (!atomic_load(&stop)) {
+		size_t a = xorshift(&seed) % NPAGES, n = 1 + xorshift(&seed) % (NPAGES - a);
+		char *p = region + a * pg;
+		void *m;
+		pid_t pid;
+
+		switch (xorshift(&seed) % 5) {
+		case 0:	/* split and merge */
+			count(mprotect(p, n * pg, PROT_READ));
+			count(mprotect(p, n * pg, PROT_READ | PROT_WRITE));
+			break;
+		case 1:	/* replace a range */
+			m = mmap(p, n * pg, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+			count(m == MAP_FAILED ? -1 : 0);
+			break;
+		case 2:	/* new mappings elsewhere */
+			m = mmap(NULL, 4 * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			count(m == MAP_FAILED ? -1 : 0);
+			if (m != MAP_FAILED) {
+				count(mprotect(m, pg, PROT_READ));
+				munmap(m, 4 * pg);
+			}
+			break;
+		case 3:	/* punch a hole, fill it again */
+			count(munmap(p, pg));
+			m = mmap(p, pg, PROT_READ | PROT_WRITE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
+			count(m == MAP_FAILED ? -1 : 0);
+			break;
+		default: /* fork: dup_mmap() copies every VMA */
+			pid = fork();
+			count(pid < 0 ? -1 : 0);
+			if (pid == 0)
+				_exit(0);
+			if (pid > 0)
+				waitpid(pid, NULL, 0);
+			break;
+		}
+	}
+	return NULL;
+}
+
+/* The workload, in a child process, so that all its VMAs go at exit. */
+static int child(void)
+{
+	pthread_t f[NFAULTERS], c;
+	long long lock0 = vmstat_read("vma_lock_success");
+	struct timespec ts = { .tv_sec = duration };
+
+	signal(SIGSEGV, on_segv);
+	region = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (region == MAP_FAILED)
+		return 1;
+	for (long i = 0; i < NFAULTERS; i++)
+		pthread_create(&f[i], NULL, faulter, (void *)i);
+	pthread_create(&c, NULL, churner, NULL);
+	nanosleep(&ts, NULL);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < NFAULTERS; i++)
+		pthread_join(f[i], NULL);
+	pthread_join(c, NULL);
+	ktap_diag("child: operations %lld, ENOMEM %lld, writes %lld, SIGSEGV %lld, corrupt %lld, vma_lock_success +%lld",
+		  n_ops, n_enomem, n_writes, n_segv, n_corrupt, vmstat_read("vma_lock_success") - lock0);
+	if (n_corrupt)
+		return 1;
+	if (!n_enomem) {
+		ktap_diag("FAIL: race not exercised: no operation failed with ENOMEM");
+		return 1;
+	}
+	if (vmstat_read("vma_lock_success") - lock0 <= 0) {
+		ktap_diag("FAIL: race not exercised: no fault under the per-VMA lock");
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	long long before, after;
+	char prob[16];
+	int status, ok = 1;
+	pid_t pid;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-fail"))
+			inject = 0;
+		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
+			duration = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "-p") && i + 1 < argc)
+			probability = atoi(argv[++i]);
+		else {
+			ktap_diag("usage: vma_failslab [-d seconds] [-p probability%%] [--no-fail]");
+			return 2;
+		}
+	}
+	pg = sysconf(_SC_PAGESIZE);
+	snprintf(prob, sizeof(prob), "%d", probability);
+	if (put(FS "probability", prob) || put(FS "interval", "1") || put(FS "times", "-1") ||
+	    put(FS "verbose", "0") || put(FS "ignore-gfp-wait", "N") ||
+	    put(FS "task-filter", "Y") || put(FS "cache-filter", "Y") ||
+	    put("/sys/kernel/slab/vm_area_struct/failslab", "1") ||
+	    put("/sys/kernel/slab/maple_node/failslab", "1")) {
+		ktap_diag("FAIL: failslab is not usable (CONFIG_FAILSLAB, FAULT_INJECTION_DEBUG_FS, slab_nomerge)");
+		return 1;
+	}
+	before = vma_objects();
+	pid = fork();
+	if (pid == 0)
+		_exit(child());
+	waitpid(pid, &status, 0);
+	put("/sys/kernel/slab/vm_area_struct/failslab", "0");
+	put("/sys/kernel/slab/maple_node/failslab", "0");
+	put(FS "probability", "0");
+	after = vma_objects();
+	ktap_diag("vm_area_struct objects in use: before %lld, after %lld", before, after);
+	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+		ktap_diag("FAIL: the churning child failed (status %#x)", status);
+		ok = 0;
+	}
+	if (before < 0 || after < 0) {
+		ktap_diag("FAIL: cannot count vm_area_struct objects (CONFIG_SLUB_DEBUG)");
+		ok = 0;
+	} else if (after > before) {
+		ktap_diag("FAIL: %lld vm_area_struct objects leaked", after - before);
+		ok = 0;
+	}
+	return ok ? 0 : 1;
+}
