@@ -46,6 +46,9 @@
 
 #include "ktap.h"
 
+/* At most this many corruption reports are printed (all are counted). */
+static int report_budget = 10;
+
 #define MAX_FAULTERS 64
 
 static int nfaulters = 2, duration = 3, nslots = 32, slot_pages = 8, churn = 1, nprocs = 1;
@@ -127,7 +130,7 @@ static void *faulter(void *arg)
 			atomic_fetch_add(&n_zero, 1);
 		} else if (got != tag) {
 			atomic_fetch_add(&n_corrupt, 1);
-			ktap_diag("CORRUPT page %zu off %zu: wrote %#llx read %#llx", page, off,
+			ktap_diag_limited(&report_budget, "CORRUPT page %zu off %zu: wrote %#llx read %#llx", page, off,
 				  (unsigned long long)tag, (unsigned long long)got);
 		}
 	}

@@ -31,6 +31,17 @@ static inline void __attribute__((format(printf, 1, 2))) ktap_diag(const char *f
 }
 
 /*
+ * ktap_diag_limited(&budget, "fmt", ...): like ktap_diag() while *budget
+ * lasts (thread-safe enough for diagnostics), so that a flood of identical
+ * failures does not drown the log; the caller still counts every one.
+ */
+#define ktap_diag_limited(budget, ...)						\
+	do {									\
+		if (__atomic_sub_fetch((budget), 1, __ATOMIC_RELAXED) >= 0)	\
+			ktap_diag(__VA_ARGS__);					\
+	} while (0)
+
+/*
  * vmstat_read("vma_lock_success"): value of one /proc/vmstat counter, or -1
  * when the kernel does not have it.
  */

@@ -41,6 +41,9 @@
 
 #include "ktap.h"
 
+/* At most this many corruption reports are printed (all are counted). */
+static int report_budget = 10;
+
 #define NPAGES		64
 #define NFAULTERS	2
 #define FS		"/sys/kernel/debug/failslab/"
@@ -143,7 +146,7 @@ static void *faulter(void *arg)
 		atomic_fetch_add(&n_writes, 1);
 		if (got != tag && got != 0) {
 			atomic_fetch_add(&n_corrupt, 1);
-			ktap_diag("CORRUPT page %zu: wrote %#llx read %#llx", page,
+			ktap_diag_limited(&report_budget, "CORRUPT page %zu: wrote %#llx read %#llx", page,
 				  (unsigned long long)tag, (unsigned long long)got);
 		}
 	}

@@ -51,6 +51,9 @@
 
 #include "ktap.h"
 
+/* At most this many corruption reports are printed (all are counted). */
+static int report_budget = 10;
+
 #define MAX_FAULTERS	16
 #define NPAGES		64
 #define CANARY_PAGES	8
@@ -118,7 +121,7 @@ static int __attribute__((noinline)) probe(volatile uint64_t *p, uint64_t tag, u
 static void corrupt(const char *what, size_t page, uint64_t tag, uint64_t got)
 {
 	atomic_fetch_add(&n_corrupt, 1);
-	ktap_diag("CORRUPT (%s) page %zu: wrote %#llx read %#llx", what, page,
+	ktap_diag_limited(&report_budget, "CORRUPT (%s) page %zu: wrote %#llx read %#llx", what, page,
 		  (unsigned long long)tag, (unsigned long long)got);
 }
 
@@ -255,12 +258,12 @@ static void mut_fork(uint64_t *seed)
 	}
 	waitpid(pid, &status, 0);
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		ktap_diag("CORRUPT: the child saw a canary that is not its fork-time copy");
+		ktap_diag_limited(&report_budget, "CORRUPT: the child saw a canary that is not its fork-time copy");
 		atomic_fetch_add(&n_corrupt, 1);
 	}
 	for (size_t i = 0; i < CANARY_PAGES * pg / 8; i++) {
 		if (((uint64_t *)canary)[i] != gen) {
-			ktap_diag("CORRUPT: the child's copy-on-write leaked into the parent");
+			ktap_diag_limited(&report_budget, "CORRUPT: the child's copy-on-write leaked into the parent");
 			atomic_fetch_add(&n_corrupt, 1);
 			break;
 		}
@@ -316,7 +319,7 @@ static void *maps_reader(void *arg)
 			if (sscanf(line, "%lx-%lx ", &start, &end) != 2)
 				continue;	/* smaps field lines */
 			if (start >= end || end <= last) {
-				ktap_diag("CORRUPT: %s: bad range %lx-%lx after %lx", files[n & 1],
+				ktap_diag_limited(&report_budget, "CORRUPT: %s: bad range %lx-%lx after %lx", files[n & 1],
 					  start, end, last);
 				atomic_fetch_add(&n_corrupt, 1);
 			}

@@ -1,0 +1,337 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * uffd_race.c - userfaultfd operations that read-lock VMAs, racing VMA
+ * writers in the same mm.
+ *
+ * copy: a region is registered for missing-page faults. Faulter threads
+ *       read its pages; a handler thread resolves each fault with
+ *       UFFDIO_COPY (uffd_mfill_lock(): the per-VMA lock, or mmap_lock and
+ *       vma_start_read_locked()), filling page i with pattern(i). A mutator
+ *       zaps ranges (MADV_DONTNEED: missing again) and unmaps and remaps
+ *       (and re-registers) sub-ranges. A read must return pattern(i) or
+ *       fault (SIGSEGV while unmapped); anything else is corruption.
+ * move: two registered regions A and B; a mover thread ping-pongs every
+ *       page between them with UFFDIO_MOVE (uffd_move_lock(): both VMAs
+ *       read-locked) while a mutator toggles mprotect on sub-ranges of A
+ *       and B (VMA splits and merges, write locks). Moves may fail with
+ *       EAGAIN/EBUSY/ENOENT, or EINVAL while the mutator has made the two
+ *       protections differ, and are retried. At the end every page must be
+ *       in exactly one of A and B, holding pattern(i).
+ *
+ * Self-check: the uffd operations ran (copies or moves done) while the
+ * mutator changed the VMAs, and the races showed (copy: faults that met an
+ * unmapped range or copies that failed on a changed VMA; move: moves that
+ * had to be retried); else "race not exercised". --no-race: no mutator.
+ *
+ * Usage: uffd_race copy|move [-d seconds] [--no-race]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/userfaultfd.h>
+#include <poll.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ktap.h"
+
+/* At most this many corruption reports are printed (all are counted). */
+static int report_budget = 10;
+
+#define NPAGES	32
+
+static int duration = 3, race = 1, uffd;
+static size_t pg;
+static char *A, *B, *src;
+static atomic_int stop;
+static atomic_llong n_ops, n_retry, n_segv, n_corrupt, n_mut, n_reads;
+static __thread sigjmp_buf fault_jmp;
+static __thread volatile int in_probe;
+
+static uint64_t pattern(size_t i)
+{
+	return 0x5eed000000000000ULL | i;
+}
+
+static void on_segv(int sig)
+{
+	(void)sig;
+	if (!in_probe)
+		abort();
+	siglongjmp(fault_jmp, 1);
+}
+
+static int reg(char *p, size_t len)
+{
+	struct uffdio_register r = {
+		.range = { .start = (unsigned long)p, .len = len },
+		.mode = UFFDIO_REGISTER_MODE_MISSING,
+	};
+
+	return ioctl(uffd, UFFDIO_REGISTER, &r);
+}
+
+/* copy mode: resolve missing faults with UFFDIO_COPY of pattern(i) */
+static void *handler(void *arg)
+{
+	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
+	struct uffd_msg msg;
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		if (poll(&pfd, 1, 100) <= 0)
+			continue;
+		if (read(uffd, &msg, sizeof(msg)) != sizeof(msg) || msg.event != UFFD_EVENT_PAGEFAULT)
+			continue;
+		unsigned long addr = msg.arg.pagefault.address & ~(pg - 1);
+		size_t i = (addr - (unsigned long)A) / pg;
+		struct uffdio_copy c = {
+			.dst = addr, .src = (unsigned long)src + i * pg, .len = pg,
+		};
+
+		if (ioctl(uffd, UFFDIO_COPY, &c) == 0) {
+			atomic_fetch_add(&n_ops, 1);
+		} else if (errno == EEXIST) {
+			/* Someone else filled it meanwhile: fine. */
+		} else {
+			/* The VMA changed under us (unmapped, remapped): wake the faulter. */
+			struct uffdio_range w = { .start = addr, .len = pg };
+
+			atomic_fetch_add(&n_retry, 1);
+			ioctl(uffd, UFFDIO_WAKE, &w);
+		}
+	}
+	return NULL;
+}
+
+static int __attribute__((noinline)) probe(volatile uint64_t *p, uint64_t *got)
+{
+	if (sigsetjmp(fault_jmp, 1)) {
+		in_probe = 0;
+		return 1;
+	}
+	in_probe = 1;
+	*got = *p;
+	in_probe = 0;
+	return 0;
+}
+
+static void *reader(void *arg)
+{
+	uint64_t seed = 1234 + (long)arg, got;
+
+	while (!atomic_load(&stop)) {
+		seed ^= seed << 13;
+		seed ^= seed >> 7;
+		seed ^= seed << 17;
+		size_t i = seed % NPAGES;
+
+		if (probe((volatile uint64_t *)(A + i * pg), &got)) {
+			atomic_fetch_add(&n_segv, 1);
+			continue;
+		}
+		atomic_fetch_add(&n_reads, 1);
+		if (got != pattern(i)) {
+			atomic_fetch_add(&n_corrupt, 1);
+			ktap_diag_limited(&report_budget, "CORRUPT page %zu: read %#llx", i, (unsigned long long)got);
+		}
+	}
+	return NULL;
+}
+
+static void *copy_mutator(void *arg)
+{
+	uint64_t n = 0;
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		size_t i = (n * 7) % NPAGES, len = (1 + n % 4) * pg;
+		char *p = A + i * pg;
+
+		if (i * pg + len > NPAGES * pg)
+			len = NPAGES * pg - i * pg;
+		if (n++ & 1) {
+			madvise(p, len, MADV_DONTNEED);
+		} else {
+			/*
+			 * Inaccessible until registered again: a reader must
+			 * never see an unregistered (zero) page in the region.
+			 */
+			munmap(p, len);
+			if (mmap(p, len, PROT_NONE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0) != p ||
+			    reg(p, len) || mprotect(p, len, PROT_READ | PROT_WRITE)) {
+				ktap_diag("FAIL: cannot map and register the range again: %s",
+					  strerror(errno));
+				atomic_fetch_add(&n_corrupt, 1);
+				atomic_store(&stop, 1);
+			}
+		}
+		atomic_fetch_add(&n_mut, 1);
+	}
+	return NULL;
+}
+
+/* move mode: ping-pong each page between A and B */
+static void *mover(void *arg)
+{
+	int where[NPAGES] = { 0 };	/* 0: in A, 1: in B */
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		for (size_t i = 0; i < NPAGES && !atomic_load(&stop); i++) {
+			char *from = (where[i] ? B : A) + i * pg, *to = (where[i] ? A : B) + i * pg;
+			struct uffdio_move m = {
+				.dst = (unsigned long)to, .src = (unsigned long)from, .len = pg,
+			};
+
+			if (ioctl(uffd, UFFDIO_MOVE, &m) == 0) {
+				where[i] ^= 1;
+				atomic_fetch_add(&n_ops, 1);
+			} else if (errno == EAGAIN || errno == EBUSY || errno == ENOENT ||
+				   (errno == EINVAL && race)) {
+				/* EINVAL: the mutator made the protections differ. */
+				atomic_fetch_add(&n_retry, 1);
+			} else {
+				ktap_diag("FAIL: UFFDIO_MOVE page %zu: %s", i, strerror(errno));
+				atomic_fetch_add(&n_corrupt, 1);
+				atomic_store(&stop, 1);
+			}
+		}
+	}
+	return NULL;
+}
+
+static void *move_mutator(void *arg)
+{
+	uint64_t n = 0;
+
+	(void)arg;
+	while (!atomic_load(&stop)) {
+		char *base = (n & 1) ? B : A;
+		size_t i = (n * 5) % (NPAGES - 2);
+
+		mprotect(base + i * pg, 2 * pg, PROT_READ);
+		mprotect(base + i * pg, 2 * pg, PROT_READ | PROT_WRITE);
+		n++;
+		atomic_fetch_add(&n_mut, 1);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	const char *mode = NULL;
+	struct uffdio_api api = { .api = UFFD_API };
+	pthread_t t[4];
+	int nt = 0, ok = 1, move;
+	struct timespec ts;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--no-race"))
+			race = 0;
+		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
+			duration = atoi(argv[++i]);
+		else if (!mode && (!strcmp(argv[i], "copy") || !strcmp(argv[i], "move")))
+			mode = argv[i];
+		else
+			mode = NULL, i = argc;
+	}
+	if (!mode || duration < 1) {
+		ktap_diag("usage: uffd_race copy|move [-d seconds] [--no-race]");
+		return 2;
+	}
+	move = !strcmp(mode, "move");
+	pg = sysconf(_SC_PAGESIZE);
+	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
+	if (uffd < 0) {
+		ktap_diag("FAIL: userfaultfd: %s (CONFIG_USERFAULTFD)", strerror(errno));
+		return 1;
+	}
+	if (move)
+		api.features = UFFD_FEATURE_MOVE;
+	if (ioctl(uffd, UFFDIO_API, &api)) {
+		ktap_diag("FAIL: UFFDIO_API (features %#llx): %s",
+			  (unsigned long long)api.features, strerror(errno));
+		return 1;
+	}
+	A = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	B = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	src = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (A == MAP_FAILED || B == MAP_FAILED || src == MAP_FAILED)
+		return 1;
+	for (size_t i = 0; i < NPAGES; i++) {
+		for (size_t w = 0; w < pg / 8; w++)
+			((uint64_t *)(src + i * pg))[w] = pattern(i);
+	}
+	signal(SIGSEGV, on_segv);
+	if (move) {
+		/* The pages start in A (populated), B is empty; both registered. */
+		memcpy(A, src, NPAGES * pg);
+		if (reg(A, NPAGES * pg) || reg(B, NPAGES * pg)) {
+			ktap_diag("FAIL: UFFDIO_REGISTER: %s", strerror(errno));
+			return 1;
+		}
+		pthread_create(&t[nt++], NULL, mover, NULL);
+		if (race)
+			pthread_create(&t[nt++], NULL, move_mutator, NULL);
+	} else {
+		if (reg(A, NPAGES * pg)) {
+			ktap_diag("FAIL: UFFDIO_REGISTER: %s", strerror(errno));
+			return 1;
+		}
+		pthread_create(&t[nt++], NULL, handler, NULL);
+		pthread_create(&t[nt++], NULL, reader, (void *)1);
+		pthread_create(&t[nt++], NULL, reader, (void *)2);
+		if (race)
+			pthread_create(&t[nt++], NULL, copy_mutator, NULL);
+	}
+	ts.tv_sec = duration;
+	ts.tv_nsec = 0;
+	nanosleep(&ts, NULL);
+	atomic_store(&stop, 1);
+	for (int i = 0; i < nt; i++)
+		pthread_join(t[i], NULL);
+
+	if (move) {
+		struct uffdio_range r = { .start = (unsigned long)A, .len = NPAGES * pg };
+
+		/* Unregistered, a missing page reads as zero instead of faulting. */
+		ioctl(uffd, UFFDIO_UNREGISTER, &r);
+		r.start = (unsigned long)B;
+		ioctl(uffd, UFFDIO_UNREGISTER, &r);
+		for (size_t i = 0; i < NPAGES; i++) {
+			uint64_t a = *(uint64_t *)(A + i * pg), b = *(uint64_t *)(B + i * pg);
+
+			if (!((a == pattern(i) && b == 0) || (a == 0 && b == pattern(i)))) {
+				ktap_diag_limited(&report_budget, "CORRUPT page %zu: A %#llx B %#llx", i,
+					  (unsigned long long)a, (unsigned long long)b);
+				n_corrupt++;
+			}
+		}
+	}
+	ktap_diag("%s: uffd operations %lld, failed/retried %lld, reads %lld, SIGSEGV %lld, mutations %lld, corrupt %lld",
+		  mode, n_ops, n_retry, n_reads, n_segv, n_mut, n_corrupt);
+	if (n_corrupt) {
+		ktap_diag("FAIL: %lld corrupted results", n_corrupt);
+		ok = 0;
+	}
+	if (!n_ops || !n_mut || (move ? !n_retry : !(n_segv + n_retry))) {
+		ktap_diag("FAIL: race not exercised (operations %lld, mutations %lld, %s %lld)",
+			  n_ops, n_mut, move ? "retried moves" : "faults/copies that met a changed VMA",
+			  move ? n_retry : n_segv + n_retry);
+		ok = 0;
+	}
+	return ok ? 0 : 1;
+}
