@@ -54,7 +54,7 @@ static int report_budget = 10;
 static int duration = 3, race = 1, uffd;
 static size_t pg;
 static char *A, *B, *src;
-static atomic_int stop;
+static atomic_int stop, handler_stop;
 static atomic_llong n_ops, n_retry, n_segv, n_corrupt, n_mut, n_reads;
 static __thread sigjmp_buf fault_jmp;
 static __thread volatile int in_probe;
@@ -88,8 +88,12 @@ static void *handler(void *arg)
 	struct pollfd pfd = { .fd = uffd, .events = POLLIN };
 	struct uffd_msg msg;
 
+	/*
+	 * Runs until the readers are gone (handler_stop), not just until
+	 * stop: a reader may still be blocked in a fault only we resolve.
+	 */
 	(void)arg;
-	while (!atomic_load(&stop)) {
+	while (!atomic_load(&handler_stop)) {
 		if (poll(&pfd, 1, 100) <= 0)
 			continue;
 		if (read(uffd, &msg, sizeof(msg)) != sizeof(msg) || msg.event != UFFD_EVENT_PAGEFAULT)
@@ -301,8 +305,11 @@ int main(int argc, char **argv)
 	ts.tv_nsec = 0;
 	nanosleep(&ts, NULL);
 	atomic_store(&stop, 1);
-	for (int i = 0; i < nt; i++)
+	/* t[0] is the handler (copy) or the mover (move): it goes last. */
+	for (int i = 1; i < nt; i++)
 		pthread_join(t[i], NULL);
+	atomic_store(&handler_stop, 1);
+	pthread_join(t[0], NULL);
 
 	if (move) {
 		struct uffdio_range r = { .start = (unsigned long)A, .len = NPAGES * pg };
