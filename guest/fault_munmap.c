@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "ktap.h"
+#include "probe.h"
 
 /* At most this many corruption reports are printed (all are counted). */
 static int report_budget = 10;
@@ -58,38 +59,6 @@ static atomic_int stop;
 
 static atomic_llong n_writes, n_zero, n_segv, n_corrupt, n_churn, n_split, n_lost;
 
-static __thread sigjmp_buf fault_jmp;
-static __thread volatile int in_probe;
-
-static void on_segv(int sig, siginfo_t *si, void *uc)
-{
-	(void)sig;
-	(void)uc;
-	if (!in_probe) {
-		/* A fault outside the probe window is a real bug: die loudly. */
-		signal(SIGSEGV, SIG_DFL);
-		fprintf(stdout, "    # unexpected SIGSEGV at %p\n", si->si_addr);
-		fflush(stdout);
-		raise(SIGSEGV);
-	}
-	siglongjmp(fault_jmp, 1);
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /*
  * probe(p, tag, &got): store @tag at @p and load it back into @got.
@@ -97,15 +66,7 @@ static double now(void)
  */
 static int __attribute__((noinline)) probe(volatile uint64_t *p, uint64_t tag, uint64_t *got)
 {
-	if (sigsetjmp(fault_jmp, 1)) {
-		in_probe = 0;
-		return 1;
-	}
-	in_probe = 1;
-	*p = tag;
-	*got = *p;
-	in_probe = 0;
-	return 0;
+	return PROBE(*p = tag, *got = *p);
 }
 
 static void *faulter(void *arg)
@@ -245,7 +206,6 @@ static int run(void)
 {
 	long long lock0, lock1, retry0, retry1, abort0, abort1, miss0, miss1;
 	pthread_t th[MAX_FAULTERS + 1];
-	struct sigaction sa = { 0 };
 	int ok = 1;
 	double end;
 
@@ -256,9 +216,7 @@ static int run(void)
 		ktap_diag("mmap: %s", strerror(errno));
 		return 1;
 	}
-	sa.sa_sigaction = on_segv;
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-	sigaction(SIGSEGV, &sa, NULL);
+	probe_install();
 
 	ktap_diag("pid %d: faulters %d, slots %d x %d pages, %d s, churn %s", getpid(), nfaulters, nslots,
 		  slot_pages, duration, churn ? "on" : "off");

@@ -45,6 +45,7 @@
 #include <unistd.h>
 
 #include "ktap.h"
+#include "probe.h"
 
 /* At most this many corruption reports are printed (all are counted). */
 static int report_budget = 10;
@@ -56,20 +57,10 @@ static size_t pg;
 static char *A, *B, *src;
 static atomic_int stop, handler_stop;
 static atomic_llong n_ops, n_retry, n_segv, n_corrupt, n_mut, n_reads;
-static __thread sigjmp_buf fault_jmp;
-static __thread volatile int in_probe;
 
 static uint64_t pattern(size_t i)
 {
 	return 0x5eed000000000000ULL | i;
-}
-
-static void on_segv(int sig)
-{
-	(void)sig;
-	if (!in_probe)
-		abort();
-	siglongjmp(fault_jmp, 1);
 }
 
 static int reg(char *p, size_t len)
@@ -121,14 +112,7 @@ static void *handler(void *arg)
 
 static int __attribute__((noinline)) probe(volatile uint64_t *p, uint64_t *got)
 {
-	if (sigsetjmp(fault_jmp, 1)) {
-		in_probe = 0;
-		return 1;
-	}
-	in_probe = 1;
-	*got = *p;
-	in_probe = 0;
-	return 0;
+	return PROBE(*got = *p);
 }
 
 static void *reader(void *arg)
@@ -136,10 +120,7 @@ static void *reader(void *arg)
 	uint64_t seed = 1234 + (long)arg, got;
 
 	while (!atomic_load(&stop)) {
-		seed ^= seed << 13;
-		seed ^= seed >> 7;
-		seed ^= seed << 17;
-		size_t i = seed % NPAGES;
+		size_t i = xorshift(&seed) % NPAGES;
 
 		if (probe((volatile uint64_t *)(A + i * pg), &got)) {
 			atomic_fetch_add(&n_segv, 1);
@@ -279,7 +260,7 @@ int main(int argc, char **argv)
 		for (size_t w = 0; w < pg / 8; w++)
 			((uint64_t *)(src + i * pg))[w] = pattern(i);
 	}
-	signal(SIGSEGV, on_segv);
+	probe_install();
 	if (move) {
 		/* The pages start in A (populated), B is empty; both registered. */
 		memcpy(A, src, NPAGES * pg);

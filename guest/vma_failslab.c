@@ -40,6 +40,7 @@
 #include <unistd.h>
 
 #include "ktap.h"
+#include "probe.h"
 
 /* At most this many corruption reports are printed (all are counted). */
 static int report_budget = 10;
@@ -53,8 +54,6 @@ static size_t pg;
 static char *region;
 static atomic_int stop;
 static atomic_llong n_ops, n_enomem, n_corrupt, n_writes, n_segv;
-static __thread sigjmp_buf fault_jmp;
-static __thread volatile int in_probe;
 
 /* put(path, value): write a string to a sysfs/debugfs/procfs file; 0 or -1 */
 static int put(const char *path, const char *value)
@@ -100,33 +99,9 @@ static void make_me_fail(void)
 	put(path, inject ? "1" : "0");
 }
 
-static void on_segv(int sig)
-{
-	(void)sig;
-	if (!in_probe)
-		abort();
-	siglongjmp(fault_jmp, 1);
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
 static int __attribute__((noinline)) probe(volatile uint64_t *p, uint64_t tag, uint64_t *got)
 {
-	if (sigsetjmp(fault_jmp, 1)) {
-		in_probe = 0;
-		return 1;
-	}
-	in_probe = 1;
-	*p = tag;
-	*got = *p;
-	in_probe = 0;
-	return 0;
+	return PROBE(*p = tag, *got = *p);
 }
 
 /* Faulters do not fail allocations themselves: they check the data. */
@@ -217,7 +192,7 @@ static int child(void)
 	long long lock0 = vmstat_read("vma_lock_success");
 	struct timespec ts = { .tv_sec = duration };
 
-	signal(SIGSEGV, on_segv);
+	probe_install();
 	region = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (region == MAP_FAILED)
 		return 1;

@@ -50,6 +50,7 @@
 #include <unistd.h>
 
 #include "ktap.h"
+#include "probe.h"
 
 /* At most this many corruption reports are printed (all are counted). */
 static int report_budget = 10;
@@ -67,37 +68,6 @@ static char *region, *parking, *canary;
 static atomic_int stop;
 static atomic_llong n_writes, n_zero, n_segv, n_corrupt, n_mut, n_evidence;
 
-static __thread sigjmp_buf fault_jmp;
-static __thread volatile int in_probe;
-
-static void on_segv(int sig, siginfo_t *si, void *uc)
-{
-	(void)sig;
-	(void)uc;
-	if (!in_probe) {
-		signal(SIGSEGV, SIG_DFL);
-		printf("    # unexpected SIGSEGV at %p\n", si->si_addr);
-		fflush(stdout);
-		raise(SIGSEGV);
-	}
-	siglongjmp(fault_jmp, 1);
-}
-
-static uint64_t xorshift(uint64_t *s)
-{
-	*s ^= *s << 13;
-	*s ^= *s >> 7;
-	*s ^= *s << 17;
-	return *s;
-}
-
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 /*
  * probe(p, tag, &old, &got): load the old value, store @tag, load it back.
@@ -106,16 +76,7 @@ static double now(void)
 static int __attribute__((noinline)) probe(volatile uint64_t *p, uint64_t tag, uint64_t *old,
 					   uint64_t *got)
 {
-	if (sigsetjmp(fault_jmp, 1)) {
-		in_probe = 0;
-		return 1;
-	}
-	in_probe = 1;
-	*old = *p;
-	*p = tag;
-	*got = *p;
-	in_probe = 0;
-	return 0;
+	return PROBE(*old = *p, *p = tag, *got = *p);
 }
 
 static void corrupt(const char *what, size_t page, uint64_t tag, uint64_t got)
@@ -348,7 +309,6 @@ int main(int argc, char **argv)
 	long long lock0, lock1;
 	void (*fn)(uint64_t *) = NULL;
 	pthread_t th[MAX_FAULTERS], mt, rt;
-	struct sigaction sa = { 0 };
 	long long evidence;
 	const char *why;
 	int ok = 1, maps = 0;
@@ -395,9 +355,7 @@ int main(int argc, char **argv)
 		ktap_diag("mmap: %s", strerror(errno));
 		return 1;
 	}
-	sa.sa_sigaction = on_segv;
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-	sigaction(SIGSEGV, &sa, NULL);
+	probe_install();
 
 	ktap_diag("mode %s, faulters %d, %d s, mutator %s", mode, nfaulters, duration,
 		  race ? "on" : "off");
