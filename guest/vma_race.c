@@ -274,8 +274,12 @@ static void *maps_reader(void *arg)
 		FILE *f = fopen(files[n & 1], "r");
 		unsigned long start, end, last = 0;
 
-		if (!f)
-			continue;
+		if (!f) {
+			ktap_diag("FAIL: cannot read %s (CONFIG_PROC_PAGE_MONITOR?)", files[n & 1]);
+			atomic_fetch_add(&n_corrupt, 1);
+			atomic_store(&stop, 1);
+			break;
+		}
 		while (fgets(line, sizeof(line), f)) {
 			if (sscanf(line, "%lx-%lx ", &start, &end) != 2)
 				continue;	/* smaps field lines */
