@@ -26,8 +26,12 @@
  * the patched kernel) while lockless faults in the first may still be
  * probing them. Each process checks its own data and self-check.
  *
- * Usage: fault_munmap [-P procs] [-t faulters] [-d seconds] [-s slots]
- *                     [-p pages] [--no-churn]
+ * With -r MS as well, the N processes are short-lived: each lives MS
+ * milliseconds and is replaced by a new one until the duration is over, so
+ * many mms create and destroy VMAs at once; the checks use the totals.
+ *
+ * Usage: fault_munmap [-P procs [-r ms]] [-t faulters] [-d seconds]
+ *                     [-s slots] [-p pages] [--no-churn]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -143,7 +147,66 @@ static void *churner(void *arg)
 	return NULL;
 }
 
+/* Totals over all workers when processes are respawned (-r), in shared memory. */
+struct totals {
+	atomic_llong writes, zero, segv, corrupt, workers;
+};
+
+static int respawn_ms;
+static struct totals *tot;
+
 static int run(void);
+static void work(double seconds);
+static int judge(long long writes, long long zero, long long segv, long long corrupt,
+		 long long lock0, long long lock1);
+
+/*
+ * run_respawn(): keep nprocs short-lived workers alive for the duration,
+ * each living respawn_ms and then replaced by a new process, so that VMAs
+ * are created and destroyed by many mms at once. Judged on the totals.
+ */
+static int run_respawn(void)
+{
+	long long lock0 = vmstat_read("vma_lock_success"), miss0 = vmstat_read("vma_lock_miss");
+	double end = now() + duration;
+	int alive = 0, failed = 0, status;
+
+	tot = mmap(NULL, sizeof(*tot), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (tot == MAP_FAILED)
+		return 1;
+	for (;;) {
+		while (alive < nprocs && now() < end) {
+			pid_t pid = fork();
+
+			if (pid < 0)
+				break;
+			if (pid == 0) {
+				work(respawn_ms / 1000.0);
+				atomic_fetch_add(&tot->writes, n_writes);
+				atomic_fetch_add(&tot->zero, n_zero);
+				atomic_fetch_add(&tot->segv, n_segv);
+				atomic_fetch_add(&tot->corrupt, n_corrupt);
+				atomic_fetch_add(&tot->workers, 1);
+				_exit(n_corrupt ? 1 : 0);
+			}
+			alive++;
+		}
+		if (!alive)
+			break;
+		if (wait(&status) > 0) {
+			alive--;
+			if (!WIFEXITED(status) || WEXITSTATUS(status))
+				failed = 1;
+		}
+	}
+	ktap_diag("%lld short-lived workers (%d at a time, %d ms each), vma_lock_miss +%lld",
+		  (long long)tot->workers, nprocs, respawn_ms, vmstat_read("vma_lock_miss") - miss0);
+	if (failed)
+		ktap_diag("FAIL: a worker process failed");
+	return judge(tot->writes, tot->zero, tot->segv, tot->corrupt, lock0,
+		     vmstat_read("vma_lock_success")) || failed;
+}
+
 
 /* run_procs(): run the workload in nprocs processes; 0 if all passed */
 static int run_procs(void)
@@ -179,6 +242,8 @@ int main(int argc, char **argv)
 			nfaulters = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "-P") && i + 1 < argc)
 			nprocs = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "-r") && i + 1 < argc)
+			respawn_ms = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
 			duration = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "-s") && i + 1 < argc)
@@ -186,7 +251,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "-p") && i + 1 < argc)
 			slot_pages = atoi(argv[++i]);
 		else {
-			ktap_diag("usage: %s [-P procs] [-t faulters] [-d seconds] [-s slots] [-p pages] [--no-churn]",
+			ktap_diag("usage: %s [-P procs [-r ms]] [-t faulters] [-d seconds] [-s slots] [-p pages] [--no-churn]",
 				  argv[0]);
 			return 2;
 		}
@@ -196,17 +261,17 @@ int main(int argc, char **argv)
 		ktap_diag("bad parameters");
 		return 2;
 	}
+	if (respawn_ms > 0)
+		return run_respawn();
 	if (nprocs > 1)
 		return run_procs();
 	return run();
 }
 
-/* run(): the workload in this process; 0 on success */
-static int run(void)
+/* work(seconds): faulters and churner on a fresh region of this process */
+static void work(double seconds)
 {
-	long long lock0, lock1, retry0, retry1, abort0, abort1, miss0, miss1;
 	pthread_t th[MAX_FAULTERS + 1];
-	int ok = 1;
 	double end;
 
 	page_size = sysconf(_SC_PAGESIZE);
@@ -214,47 +279,37 @@ static int run(void)
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (region == MAP_FAILED) {
 		ktap_diag("mmap: %s", strerror(errno));
-		return 1;
+		n_corrupt++;
+		return;
 	}
 	probe_install();
-
-	ktap_diag("pid %d: faulters %d, slots %d x %d pages, %d s, churn %s", getpid(), nfaulters, nslots,
-		  slot_pages, duration, churn ? "on" : "off");
-	lock0 = vmstat_read("vma_lock_success");
-	retry0 = vmstat_read("vma_lock_retry");
-	abort0 = vmstat_read("vma_lock_abort");
-	miss0 = vmstat_read("vma_lock_miss");
 	for (long i = 0; i < nfaulters; i++)
 		pthread_create(&th[i], NULL, faulter, (void *)i);
 	if (churn)
 		pthread_create(&th[nfaulters], NULL, churner, NULL);
-	end = now() + duration;
+	end = now() + seconds;
 	while (now() < end)
-		usleep(50000);
+		usleep(seconds < 1 ? 10000 : 50000);
 	atomic_store(&stop, 1);
 	for (int i = 0; i < nfaulters + churn; i++)
 		pthread_join(th[i], NULL);
-	lock1 = vmstat_read("vma_lock_success");
-	retry1 = vmstat_read("vma_lock_retry");
-	abort1 = vmstat_read("vma_lock_abort");
-	miss1 = vmstat_read("vma_lock_miss");
+}
 
-	ktap_diag("writes %lld, read-back zero %lld, SIGSEGV %lld, corrupt %lld",
-		  n_writes, n_zero, n_segv, n_corrupt);
-	ktap_diag("churns %lld (splits %lld), slots lost to other mappings %lld",
-		  n_churn, n_split, n_lost);
-	ktap_diag("vma_lock_success +%lld, vma_lock_retry +%lld, vma_lock_abort +%lld, vma_lock_miss +%lld",
-		  lock1 - lock0, retry1 - retry0, abort1 - abort0, miss1 - miss0);
+/* judge(...): the data and self-checks; 0 if all passed */
+static int judge(long long writes, long long zero, long long segv, long long corrupt,
+		 long long lock0, long long lock1)
+{
+	int ok = 1;
 
-	if (n_corrupt) {
-		ktap_diag("FAIL: %lld corrupted read-backs", n_corrupt);
+	if (corrupt) {
+		ktap_diag("FAIL: %lld corrupted read-backs", corrupt);
 		ok = 0;
 	}
-	if (n_writes == 0) {
+	if (writes == 0) {
 		ktap_diag("FAIL: no write completed");
 		ok = 0;
 	}
-	if (n_zero + n_segv == 0) {
+	if (zero + segv == 0) {
 		ktap_diag("FAIL: race not exercised (no read-back met a replaced or unmapped slot)");
 		ok = 0;
 	}
@@ -266,4 +321,30 @@ static int run(void)
 		ok = 0;
 	}
 	return ok ? 0 : 1;
+}
+
+/* run(): the workload in this process; 0 on success */
+static int run(void)
+{
+	long long lock0, lock1, retry0, retry1, abort0, abort1, miss0, miss1;
+
+	ktap_diag("pid %d: faulters %d, slots %d x %d pages, %d s, churn %s", getpid(), nfaulters,
+		  nslots, slot_pages, duration, churn ? "on" : "off");
+	lock0 = vmstat_read("vma_lock_success");
+	retry0 = vmstat_read("vma_lock_retry");
+	abort0 = vmstat_read("vma_lock_abort");
+	miss0 = vmstat_read("vma_lock_miss");
+	work(duration);
+	lock1 = vmstat_read("vma_lock_success");
+	retry1 = vmstat_read("vma_lock_retry");
+	abort1 = vmstat_read("vma_lock_abort");
+	miss1 = vmstat_read("vma_lock_miss");
+
+	ktap_diag("writes %lld, read-back zero %lld, SIGSEGV %lld, corrupt %lld",
+		  n_writes, n_zero, n_segv, n_corrupt);
+	ktap_diag("churns %lld (splits %lld), slots lost to other mappings %lld",
+		  n_churn, n_split, n_lost);
+	ktap_diag("vma_lock_success +%lld, vma_lock_retry +%lld, vma_lock_abort +%lld, vma_lock_miss +%lld",
+		  lock1 - lock0, retry1 - retry0, abort1 - abort0, miss1 - miss0);
+	return judge(n_writes, n_zero, n_segv, n_corrupt, lock0, lock1);
 }
