@@ -83,6 +83,14 @@ static long long get(const char *path)
 	return v;
 }
 
+/* injection_off(): no more failures, for anyone (also at exit) */
+static void injection_off(void)
+{
+	put(FS "probability", "0");
+	put("/sys/kernel/slab/vm_area_struct/failslab", "0");
+	put("/sys/kernel/slab/maple_node/failslab", "0");
+}
+
 /* vma_objects(): vm_area_struct objects in use, per-CPU slabs flushed */
 static long long vma_objects(void)
 {
@@ -240,11 +248,17 @@ int main(int argc, char **argv)
 	}
 	pg = sysconf(_SC_PAGESIZE);
 	snprintf(prob, sizeof(prob), "%d", probability);
-	if (put(FS "probability", prob) || put(FS "interval", "1") || put(FS "times", "-1") ||
-	    put(FS "verbose", "0") || put(FS "ignore-gfp-wait", "N") ||
-	    put(FS "task-filter", "Y") || put(FS "cache-filter", "Y") ||
+	/*
+	 * Filters first, probability last: with a probability and no filter
+	 * yet, every slab allocation in the system may fail, including the
+	 * ones that writing the next setting needs. And never leave it on.
+	 */
+	atexit(injection_off);
+	if (put(FS "task-filter", "Y") || put(FS "cache-filter", "Y") ||
 	    put("/sys/kernel/slab/vm_area_struct/failslab", "1") ||
-	    put("/sys/kernel/slab/maple_node/failslab", "1")) {
+	    put("/sys/kernel/slab/maple_node/failslab", "1") ||
+	    put(FS "verbose", "0") || put(FS "ignore-gfp-wait", "N") ||
+	    put(FS "times", "-1") || put(FS "interval", "1") || put(FS "probability", prob)) {
 		ktap_diag("FAIL: failslab is not usable (CONFIG_FAILSLAB, FAULT_INJECTION_DEBUG_FS, slab_nomerge)");
 		return 1;
 	}
@@ -253,10 +267,17 @@ int main(int argc, char **argv)
 	if (pid == 0)
 		_exit(child());
 	waitpid(pid, &status, 0);
-	put("/sys/kernel/slab/vm_area_struct/failslab", "0");
-	put("/sys/kernel/slab/maple_node/failslab", "0");
-	put(FS "probability", "0");
+	injection_off();
 	after = vma_objects();
+	/*
+	 * A kernel that frees VMAs through call_rcu() (the unpatched base)
+	 * still holds some for a grace period: give it up to 10 s to come
+	 * back down before calling it a leak.
+	 */
+	for (int i = 0; i < 100 && after > before; i++) {
+		usleep(100000);
+		after = vma_objects();
+	}
 	ktap_diag("vm_area_struct objects in use: before %lld, after %lld", before, after);
 	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		ktap_diag("FAIL: the churning child failed (status %#x)", status);
