@@ -13,7 +13,11 @@
  * move: two registered regions A and B; a mover thread ping-pongs every
  *       page between them with UFFDIO_MOVE (uffd_move_lock(): both VMAs
  *       read-locked) while a mutator toggles mprotect on sub-ranges of A
- *       and B (VMA splits and merges, write locks). Moves may fail with
+ *       and B (VMA splits and merges, write locks).
+ * move-mremap: move, and the mutator also moves sub-ranges away and back
+ *       with mremap (re-registering them). On 6.12.117 this soft-locks the
+ *       unpatched base as well (mremap spins in move_page_tables() on a page
+ *       table lock): a reproducer, not part of the gating stress plan. Moves may fail with
  *       EAGAIN/EBUSY/ENOENT, or EINVAL while the mutator has made the two
  *       protections differ, and are retried. At the end every page must be
  *       in exactly one of A and B, holding pattern(i).
@@ -23,7 +27,7 @@
  * unmapped range or copies that failed on a changed VMA; move: moves that
  * had to be retried); else "race not exercised". --no-race: no mutator.
  *
- * Usage: uffd_race copy|move [-d seconds] [--no-race]
+ * Usage: uffd_race copy|move|move-mremap [-d seconds] [--no-race]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -52,9 +56,9 @@ static int report_budget = 10;
 
 #define NPAGES	32
 
-static int duration = 3, race = 1, uffd;
+static int duration = 3, race = 1, uffd, with_mremap;
 static size_t pg;
-static char *A, *B, *src;
+static char *A, *B, *src, *parking;
 static atomic_int stop, handler_stop;
 static atomic_llong n_ops, n_retry, n_segv, n_corrupt, n_mut, n_reads;
 
@@ -206,9 +210,25 @@ static void *move_mutator(void *arg)
 	while (!atomic_load(&stop)) {
 		char *base = (n & 1) ? B : A;
 		size_t i = (n * 5) % (NPAGES - 2);
+		char *p = base + i * pg;
 
-		mprotect(base + i * pg, 2 * pg, PROT_READ);
-		mprotect(base + i * pg, 2 * pg, PROT_READ | PROT_WRITE);
+		if (!with_mremap || n % 4 < 2) {
+			mprotect(p, 2 * pg, PROT_READ);
+			mprotect(p, 2 * pg, PROT_READ | PROT_WRITE);
+		} else if (mremap(p, 2 * pg, 2 * pg, MREMAP_MAYMOVE | MREMAP_FIXED, parking) == parking) {
+			/*
+			 * Away and back: the pages travel with the VMA. Without
+			 * UFFD_FEATURE_EVENT_REMAP the moved VMA loses its
+			 * registration: register it again.
+			 */
+			if (mremap(parking, 2 * pg, 2 * pg, MREMAP_MAYMOVE | MREMAP_FIXED, p) != p ||
+			    reg(p, 2 * pg)) {
+				ktap_diag("FAIL: cannot move the range back and register it: %s",
+					  strerror(errno));
+				atomic_fetch_add(&n_corrupt, 1);
+				atomic_store(&stop, 1);
+			}
+		}
 		n++;
 		atomic_fetch_add(&n_mut, 1);
 	}
@@ -228,16 +248,18 @@ int main(int argc, char **argv)
 			race = 0;
 		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
 			duration = atoi(argv[++i]);
-		else if (!mode && (!strcmp(argv[i], "copy") || !strcmp(argv[i], "move")))
+		else if (!mode && (!strcmp(argv[i], "copy") || !strcmp(argv[i], "move") ||
+				   !strcmp(argv[i], "move-mremap")))
 			mode = argv[i];
 		else
 			mode = NULL, i = argc;
 	}
 	if (!mode || duration < 1) {
-		ktap_diag("usage: uffd_race copy|move [-d seconds] [--no-race]");
+		ktap_diag("usage: uffd_race copy|move|move-mremap [-d seconds] [--no-race]");
 		return 2;
 	}
-	move = !strcmp(mode, "move");
+	with_mremap = !strcmp(mode, "move-mremap");
+	move = with_mremap || !strcmp(mode, "move");
 	pg = sysconf(_SC_PAGESIZE);
 	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (uffd < 0) {
@@ -254,7 +276,8 @@ int main(int argc, char **argv)
 	A = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	B = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	src = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (A == MAP_FAILED || B == MAP_FAILED || src == MAP_FAILED)
+	parking = mmap(NULL, 2 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (A == MAP_FAILED || B == MAP_FAILED || src == MAP_FAILED || parking == MAP_FAILED)
 		return 1;
 	for (size_t i = 0; i < NPAGES; i++) {
 		for (size_t w = 0; w < pg / 8; w++)
