@@ -9,7 +9,6 @@
  *   crash    dies of SIGSEGV                          -> "not ok # killed"
  *   hang     sleeps forever                           -> "not ok # TIMEOUT"
  *   warn     makes the kernel WARN through lkdtm      -> console splat
- *   lockdep  makes lkdtm take locks in a bad order    -> lockdep splat
  *
  * Usage: misbehave MODE
  */
@@ -59,8 +58,6 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "warn"))
 		return lkdtm("WARNING") ? 1 : 0;
-	if (!strcmp(mode, "lockdep"))
-		return lkdtm("LOCKDEP_AB_BA") ? 1 : 0;
-	ktap_diag("usage: misbehave pass|fail|crash|hang|warn|lockdep");
+	ktap_diag("usage: misbehave pass|fail|crash|hang|warn");
 	return 2;
 }
