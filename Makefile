@@ -4,6 +4,7 @@
 #   make                 apply, build PLAIN, boot, run the default workload
 #   make check           the test suite (what CI runs)
 #   make run SCENARIO=LOCKDEP PLAN=check [PROG=fault_munmap] [BASE=1]
+#   make bench [ROUNDS=5]   base vs patched benchmarks, published to README
 #   make tree / make export      the developer loop
 SCENARIO ?= PLAIN
 PLAN ?= check
@@ -30,6 +31,9 @@ tree:
 export:
 	@bin/export
 
+bench:
+	@bin/bench --publish $(if $(ROUNDS),--rounds $(ROUNDS))
+
 soak:
 	@bin/soak $(DURATION) $(SCENARIOS)
 
@@ -53,4 +57,4 @@ lint:
 clean:
 	rm -rf .work
 
-.PHONY: all check run deps base tree export soak consumers prefixes layout vmatest lint clean
+.PHONY: all check run deps base tree export bench soak consumers prefixes layout vmatest lint clean

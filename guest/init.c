@@ -12,7 +12,8 @@
  * A timeout of 0 means "no timeout" (used only by the hung-guest negative
  * control). A line "@include OTHER" takes the tests of OTHER.plan. Each test runs in its own process group with stdout and stderr
  * on the KTAP channel; past its timeout the whole group is killed and the
- * test is reported "not ok ... # TIMEOUT". Exit 0 is ok, 4 is SKIP, any
+ * test is reported "not ok ... # TIMEOUT" (with a SysRq task dump on the
+ * console first, if the kernel has SysRq). Exit 0 is ok, 4 is SKIP, any
  * other exit or a signal is "not ok".
  *
  * The last line is "# Totals: pass:P fail:F skip:S"; the harness treats a
@@ -164,6 +165,24 @@ static int reap(pid_t pid, int *status)
 }
 
 /*
+ * sysrq_dump(): before a test that overran its timeout is killed, ask the
+ * kernel (if it has magic SysRq) to print the blocked tasks and then every
+ * task with its stack on the console: where the test's threads sleep or
+ * spin is the first question about a hang.
+ */
+static void sysrq_dump(void)
+{
+	int fd = open("/proc/sysrq-trigger", O_WRONLY);
+
+	if (fd < 0)
+		return;
+	say("timeout: asking SysRq for the blocked tasks ('w') and all tasks ('t')");
+	if (write(fd, "w", 1) != 1 || write(fd, "t", 1) != 1)
+		say("sysrq-trigger: %s", strerror(errno));
+	close(fd);
+}
+
+/*
  * run_one(t, &status): run one test, wait for it at most t->timeout seconds.
  * Returns 0 when it exited (status filled in), 1 on timeout.
  */
@@ -212,6 +231,7 @@ static int run_one(struct test *t, int *status)
 			break;
 		sigtimedwait(&set, NULL, &left);
 	}
+	sysrq_dump();
 	kill(-pid, SIGKILL);
 	/* Give a killed group 10 s to go; a task stuck in the kernel may not. */
 	for (int i = 0; i < 1000 && !reap(pid, status); i++)
