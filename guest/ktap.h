@@ -64,4 +64,25 @@ static inline long long vmstat_read(const char *name)
 	return ret;
 }
 
+/*
+ * slab_attr("vm_area_struct", "object_size"): one value from
+ * /sys/kernel/slab/CACHE/ATTR, or -1 when there is no such cache (a merged
+ * cache: boot with slab_nomerge) or attribute (some need SLUB_DEBUG).
+ */
+static inline long slab_attr(const char *cache, const char *attr)
+{
+	char path[256];
+	long v = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/%s", cache, attr);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%ld", &v) != 1)
+		v = -1;
+	fclose(f);
+	return v;
+}
+
 #endif

@@ -12,23 +12,6 @@
 
 #include "ktap.h"
 
-/* slab_attr("vm_area_struct", "object_size"): the value, or -1 */
-static long slab_attr(const char *cache, const char *attr)
-{
-	char path[256];
-	long v = -1;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/slab/%s/%s", cache, attr);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	if (fscanf(f, "%ld", &v) != 1)
-		v = -1;
-	fclose(f);
-	return v;
-}
-
 int main(void)
 {
 	char key[128];
