@@ -60,17 +60,37 @@ static long opt_threads = 1, opt_shared, opt_churn, opt_pages = 256, opt_iters =
 static long opt_vmas = 100, opt_procs = 4, opt_reps = 3, opt_prehit = 1;
 static size_t pg;
 
+/*
+ * fail("fmt", ...) / failx("fmt", ...): the benchmark cannot run; one
+ * FAIL line (fail() adds errno's text, as err(3) does; failx() does not,
+ * as errx(3)), exit 1.
+ */
+static void __attribute__((noreturn)) vfail(int err, const char *fmt, va_list ap)
+{
+	fputs("    # FAIL: ", stdout);
+	vfprintf(stdout, fmt, ap);
+	if (err)
+		fprintf(stdout, " (%s)", strerror(err));
+	fputc('\n', stdout);
+	fflush(stdout);
+	exit(1);
+}
+
 static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...)
+{
+	int err = errno;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vfail(err, fmt, ap);
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2))) failx(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("    # FAIL: ", stdout);
-	vfprintf(stdout, fmt, ap);
-	fprintf(stdout, " (%s)\n", strerror(errno));
-	fflush(stdout);
-	va_end(ap);
-	exit(1);
+	vfail(0, fmt, ap);
 }
 
 static uint64_t ns_now(void)
@@ -174,7 +194,7 @@ static uint64_t run_threads(void *(*body)(void *), void *(*churn)(void *))
 	uint64_t worst = 0;
 
 	if (opt_threads < 1 || opt_threads > 16)
-		fail("threads must be 1..16");
+		failx("threads must be 1..16");
 	atomic_store(&faulters_done, 0);
 	pthread_barrier_init(&start_line, NULL, opt_threads + !!opt_churn);
 	for (long i = 0; i < opt_threads; i++) {
@@ -370,7 +390,7 @@ static double exit_once(void)
 		total += ns_now() - t0;
 		close(pfd[1]);
 		if (!WIFEXITED(status) || WEXITSTATUS(status))
-			fail("the exiting child failed");
+			failx("the exiting child failed");
 	}
 	return (double)total / opt_iters;
 }
@@ -407,10 +427,10 @@ static double mlock_once(void)
 		int status;
 
 		if (read(pfd[0], &t, sizeof(t)) != sizeof(t))
-			fail("an mlock child failed (RLIMIT_MEMLOCK?)");
+			failx("an mlock child failed (RLIMIT_MEMLOCK?)");
 		sum += t;
 		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
-			fail("an mlock child failed");
+			failx("an mlock child failed");
 	}
 	close(pfd[0]);
 	return (double)sum / opt_procs / opt_iters;
@@ -443,7 +463,7 @@ static double slab_bytes(const char *cache)
 	per_slab = slab_attr(cache, "objs_per_slab");
 	order = slab_attr(cache, "order");
 	if (objects < 0 || per_slab <= 0 || order < 0)
-		fail("/sys/kernel/slab/%s/objects unreadable (CONFIG_SLUB_DEBUG, slab_nomerge?)", cache);
+		failx("/sys/kernel/slab/%s/objects unreadable (CONFIG_SLUB_DEBUG, slab_nomerge?)", cache);
 	return (double)objects * ((long)pg << order) / per_slab;
 }
 
@@ -518,7 +538,7 @@ static void *hitter(void *arg)
 	f->ns = ns_now() - t0;
 	atomic_fetch_add(&faulters_done, 1);
 	if (v != opt_iters)
-		fail("bench_probed() computed %d, not %ld", v, opt_iters);
+		failx("bench_probed() computed %d, not %ld", v, opt_iters);
 	return NULL;
 }
 
@@ -565,8 +585,7 @@ static void bench_uprobe(void)
 	hits = uprobe_hits("vmrc_bench");
 	uprobe_del("vmrc_bench");
 	if (hits != want) {
-		errno = 0;
-		fail("the uprobe counted %lld hits for %lld calls", hits, want);
+		failx("the uprobe counted %lld hits for %lld calls", hits, want);
 	}
 }
 
@@ -575,10 +594,11 @@ static void bench_uprobe(void)
 static const struct {
 	const char *key;
 	long *val;
+	int zero_ok;	/* a switch: 0 is a valid value */
 } keys[] = {
-	{ "threads", &opt_threads }, { "shared", &opt_shared }, { "churn", &opt_churn },
-	{ "pages", &opt_pages }, { "iters", &opt_iters }, { "vmas", &opt_vmas },
-	{ "procs", &opt_procs }, { "reps", &opt_reps }, { "prehit", &opt_prehit },
+	{ "threads", &opt_threads, 0 }, { "shared", &opt_shared, 1 }, { "churn", &opt_churn, 1 },
+	{ "pages", &opt_pages, 0 }, { "iters", &opt_iters, 0 }, { "vmas", &opt_vmas, 0 },
+	{ "procs", &opt_procs, 0 }, { "reps", &opt_reps, 0 }, { "prehit", &opt_prehit, 1 },
 };
 
 static void usage(void)
@@ -608,8 +628,7 @@ int main(int argc, char **argv)
 			usage();
 		}
 		*keys[k].val = strtol(eq + 1, NULL, 0);
-		/* shared, churn and prehit may be 0 */
-		if (*keys[k].val < 0 || (*keys[k].val == 0 && k != 1 && k != 2 && k != 8)) {
+		if (*keys[k].val < 0 || (*keys[k].val == 0 && !keys[k].zero_ok)) {
 			fprintf(stderr, "bench: bad value in '%s'\n", argv[i]);
 			usage();
 		}

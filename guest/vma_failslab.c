@@ -69,20 +69,6 @@ static int put(const char *path, const char *value)
 	return ret;
 }
 
-/* get(path): a number read from a file, or -1 */
-static long long get(const char *path)
-{
-	long long v = -1;
-	FILE *f = fopen(path, "r");
-
-	if (f) {
-		if (fscanf(f, "%lld", &v) != 1)
-			v = -1;
-		fclose(f);
-	}
-	return v;
-}
-
 /* injection_off(): no more failures, for anyone (also at exit) */
 static void injection_off(void)
 {
@@ -95,7 +81,7 @@ static void injection_off(void)
 static long long vma_objects(void)
 {
 	put("/sys/kernel/slab/vm_area_struct/shrink", "1");
-	return get("/sys/kernel/slab/vm_area_struct/objects");
+	return slab_attr("vm_area_struct", "objects");
 }
 
 /* Let failslab fail allocations of the calling thread. */
