@@ -30,12 +30,25 @@
  * milliseconds and is replaced by a new one until the duration is over, so
  * many mms create and destroy VMAs at once; the checks use the totals.
  *
+ * With -f MS, the churner forks after each munmap a child that lives MS
+ * milliseconds and exits: its dup_mmap() allocates VMAs on the CPU that
+ * just freed one, and the slab hands out the object freed last first, so
+ * a fault still probing the old VMA takes its reference on a VMA of
+ * another mm, whose exit then write-locks and detaches it. The slot
+ * is fenced by PROT_NONE pages and only whole slots are churned, so each
+ * munmap frees the VMA the remap before it allocated. Faulter threads are
+ * named fm-faulter and the churner (with its children) fm-churner, so
+ * that the windows of the debug patches can target one role each.
+ * With the windows of the harness's debug patches widened, that is the
+ * reused-VMA put racing with the other mm's exit and free.
+ *
  * Usage: fault_munmap [-P procs [-r ms]] [-t faulters] [-d seconds]
- *                     [-s slots] [-p pages] [--no-churn]
+ *                     [-s slots] [-p pages] [-f ms] [--no-churn]
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -44,6 +57,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,11 +71,40 @@ static int report_budget = 10;
 #define MAX_FAULTERS 64
 
 static int nfaulters = 2, duration = 3, nslots = 32, slot_pages = 8, churn = 1, nprocs = 1;
+static int fork_reuse_ms = -1;
 static size_t page_size;
 static char *region;
 static atomic_int stop;
 
-static atomic_llong n_writes, n_zero, n_segv, n_corrupt, n_churn, n_split, n_lost;
+static atomic_llong n_writes, n_zero, n_segv, n_corrupt, n_churn, n_split, n_lost, n_forks;
+
+/* -f: how long a remapped slot stays before the next munmap */
+#define REUSE_SETTLE_US 5000
+
+/* pin_cpu(cpu): run the calling thread on @cpu only (if it exists) */
+static void pin_cpu(int cpu)
+{
+	cpu_set_t set;
+
+	if (cpu >= sysconf(_SC_NPROCESSORS_ONLN))
+		return;
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	sched_setaffinity(0, sizeof(set), &set);
+}
+
+/* reuse_fork(): a child that takes the VMAs just freed, lives, exits */
+static void reuse_fork(void)
+{
+	pid_t child = fork();
+
+	if (child == 0) {
+		usleep(fork_reuse_ms * 1000);
+		_exit(0);
+	}
+	if (child > 0 && waitpid(child, NULL, 0) == child)
+		atomic_fetch_add(&n_forks, 1);
+}
 
 
 /*
@@ -76,6 +119,10 @@ static int __attribute__((noinline)) probe(volatile uint64_t *p, uint64_t tag, u
 static void *faulter(void *arg)
 {
 	long id = (long)arg;
+	/* Thread names let the debug patches' windows target one role. */
+	prctl(PR_SET_NAME, "fm-faulter");
+	if (fork_reuse_ms >= 0)
+		pin_cpu(0);
 	uint64_t seed = 0x9e3779b97f4a7c15ULL * (id + 1), seq = 0;
 	size_t npages = (size_t)nslots * slot_pages;
 
@@ -124,22 +171,42 @@ static void *churner(void *arg)
 	char *lost = calloc(nslots, 1);
 
 	(void)arg;
+	prctl(PR_SET_NAME, "fm-churner");
+	/*
+	 * With -f: the churner, and the children it forks, on a CPU of their
+	 * own, so that the children allocate from the per-CPU slab lists the
+	 * churner's munmap() just freed VMAs to.
+	 */
+	if (fork_reuse_ms >= 0)
+		pin_cpu(1);
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		size_t slot = xorshift(&seed) % nslots;
 		char *base = region + slot * slot_len;
 
 		if (lost[slot])
 			continue;
-		if (xorshift(&seed) % 4 == 0) {
+		/*
+		 * With -f, whole slots only: the VMA a munmap frees is then the
+		 * one the last remap allocated, still in the CPU's current slab,
+		 * which hands it out again first - to the forked child.
+		 */
+		if (fork_reuse_ms < 0 && xorshift(&seed) % 4 == 0) {
 			/* Punch one page out of the middle: split, then merge back. */
 			char *pg = base + (1 + xorshift(&seed) % (slot_pages - 2)) * page_size;
 
 			munmap(pg, page_size);
+			if (fork_reuse_ms >= 0)
+				reuse_fork();
 			lost[slot] = remap(pg, page_size) != 0;
 			atomic_fetch_add(&n_split, 1);
 		} else {
 			munmap(base, slot_len);
+			if (fork_reuse_ms >= 0)
+				reuse_fork();
 			lost[slot] = remap(base, slot_len) != 0;
+			/* With -f: let a faulter find the new VMA before it goes. */
+			if (fork_reuse_ms >= 0)
+				usleep(REUSE_SETTLE_US);
 		}
 		atomic_fetch_add(&n_churn, 1);
 	}
@@ -238,6 +305,8 @@ int main(int argc, char **argv)
 	for (int i = 1; i < argc; i++) {
 		if (!strcmp(argv[i], "--no-churn"))
 			churn = 0;
+		else if (!strcmp(argv[i], "-f") && i + 1 < argc)
+			fork_reuse_ms = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "-t") && i + 1 < argc)
 			nfaulters = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "-P") && i + 1 < argc)
@@ -251,7 +320,7 @@ int main(int argc, char **argv)
 		else if (!strcmp(argv[i], "-p") && i + 1 < argc)
 			slot_pages = atoi(argv[++i]);
 		else {
-			ktap_diag("usage: %s [-P procs [-r ms]] [-t faulters] [-d seconds] [-s slots] [-p pages] [--no-churn]",
+			ktap_diag("usage: %s [-P procs [-r ms]] [-t faulters] [-d seconds] [-s slots] [-p pages] [-f ms] [--no-churn]",
 				  argv[0]);
 			return 2;
 		}
@@ -274,14 +343,27 @@ static void work(double seconds)
 	pthread_t th[MAX_FAULTERS + 1];
 	double end;
 
+	size_t len;
+
 	page_size = sysconf(_SC_PAGESIZE);
-	region = mmap(NULL, (size_t)nslots * slot_pages * page_size, PROT_READ | PROT_WRITE,
+	len = (size_t)nslots * slot_pages * page_size;
+	/*
+	 * With -f, PROT_NONE guard pages on both sides: a remapped slot then
+	 * never merges into a neighbour, so each munmap frees exactly the
+	 * VMA the remap before it allocated.
+	 */
+	region = mmap(NULL, len + 2 * page_size, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (region == MAP_FAILED) {
 		ktap_diag("mmap: %s", strerror(errno));
 		n_corrupt++;
 		return;
 	}
+	if (fork_reuse_ms >= 0) {
+		mprotect(region, page_size, PROT_NONE);
+		mprotect(region + page_size + len, page_size, PROT_NONE);
+	}
+	region += page_size;
 	probe_install();
 	for (long i = 0; i < nfaulters; i++)
 		pthread_create(&th[i], NULL, faulter, (void *)i);
@@ -342,8 +424,8 @@ static int run(void)
 
 	ktap_diag("writes %lld, read-back zero %lld, SIGSEGV %lld, corrupt %lld",
 		  n_writes, n_zero, n_segv, n_corrupt);
-	ktap_diag("churns %lld (splits %lld), slots lost to other mappings %lld",
-		  n_churn, n_split, n_lost);
+	ktap_diag("churns %lld (splits %lld), slots lost to other mappings %lld, reuse forks %lld",
+		  n_churn, n_split, n_lost, n_forks);
 	ktap_diag("vma_lock_success +%lld, vma_lock_retry +%lld, vma_lock_abort +%lld, vma_lock_miss +%lld",
 		  lock1 - lock0, retry1 - retry0, abort1 - abort0, miss1 - miss0);
 	return judge(n_writes, n_zero, n_segv, n_corrupt, lock0, lock1);

@@ -9,6 +9,7 @@
  *   crash    dies of SIGSEGV                          -> "not ok # killed"
  *   hang     sleeps forever                           -> "not ok # TIMEOUT"
  *   warn     makes the kernel WARN through lkdtm      -> console splat
+ *   uaf      a slab use-after-free through lkdtm      -> KASAN report
  *
  * Usage: misbehave MODE
  */
@@ -58,6 +59,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(mode, "warn"))
 		return lkdtm("WARNING") ? 1 : 0;
-	ktap_diag("usage: misbehave pass|fail|crash|hang|warn");
+	if (!strcmp(mode, "uaf"))
+		return lkdtm("READ_AFTER_FREE") ? 1 : 0;
+	ktap_diag("usage: misbehave pass|fail|crash|hang|warn|uaf");
 	return 2;
 }
