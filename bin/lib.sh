@@ -148,24 +148,18 @@ unexported_commits() {
 	done
 }
 
-# plan_tests PLAN: print the test lines of a plan, "@include OTHER" expanded
+# vmrc VERB ARGS...: the harness's data layer (plans, KTAP, verdicts,
+# benchmark statistics), harness/vmrc.py, run by Debian's python3
+vmrc() { /usr/bin/python3 "$TOP/harness/vmrc.py" "$@"; }
+
+# plan_tests PLAN: print the test lines of a plan ("name timeout program
+# [args]"), "@include OTHER" resolved; dies (E_USAGE) on an unknown plan or
+# a bad plan file
 plan_tests() {
-	local f=$TOP/guest/plans/$1.plan line
-	[[ -f $f ]] || f=$VMRC_WORK/plans/$1.plan
-	[[ -f $f ]] || die $E_USAGE "unknown plan '$1' (known: $(cd "$TOP/guest/plans" && ls | sed 's/\.plan$//' | tr '\n' ' '))"
-	while read -r line; do
-		case $line in
-		'' | '#'*) ;;
-		'@include '*) plan_tests "${line#@include }" ;;
-		*) echo "$line" ;;
-		esac
-	done <"$f"
+	vmrc plan "$1" || exit
 }
 
 # check_plan PLAN [PROG]: die unless PLAN exists (and has a test PROG)
 check_plan() {
-	local tests
-	tests=$(plan_tests "$1") || exit
-	[[ -z ${2:-} ]] || awk -v p="$2" '$1 == p { f = 1 } END { exit !f }' <<<"$tests" ||
-		die $E_USAGE "plan '$1' has no test '$2' (it has: $(awk '{ printf "%s ", $1 }' <<<"$tests"))"
+	vmrc plan "$1" ${2:+"$2"} >/dev/null || exit
 }
