@@ -16,10 +16,10 @@
  * was unmapped). Anything else is corrupted data: the test fails.
  *
  * Self-check: the run must show that the race happened (reads that saw a
- * replaced or unmapped slot) and that faults were served under the per-VMA
- * lock (vma_lock_success in /proc/vmstat grew); otherwise it fails with
- * "race not exercised". --no-churn turns the churner off: the negative
- * control, which must fail that check.
+ * replaced or unmapped slot; otherwise it fails "race not exercised") and
+ * that faults were served under the per-VMA lock (vma_lock_success in
+ * /proc/vmstat grew). --no-race turns the churner off: the negative
+ * control, which must fail the "race exercised" check.
  *
  * With -P N, N processes run the same workload at once: VMAs freed in one
  * mm are then reused in another (vm_area_cachep is SLAB_TYPESAFE_BY_RCU on
@@ -42,11 +42,20 @@
  * With the windows of the harness's debug patches widened, that is the
  * reused-VMA put racing with the other mm's exit and free.
  *
+ * Output: KTAP (kselftest.h), one result per check: "data intact" (no
+ * corrupted read-back), "writes completed", "race exercised", "faults
+ * under the per-VMA lock", and with -P or -r "worker processes exited
+ * cleanly". With -P a check fails if it failed in any process (which says
+ * so in a diagnostic line naming its pid).
+ *
  * Usage: fault_munmap [-P procs [-r ms]] [-t faulters] [-d seconds]
- *                     [-s slots] [-p pages] [-f ms] [--no-churn]
+ *                     [-s slots] [-p pages] [-f ms] [--seed N] [--no-race]
+ * The seed of the threads' random choices is printed at the start.
+ * Exit: 0 every check passed, 1 a check failed, 2 usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <sched.h>
 #include <setjmp.h>
@@ -72,6 +81,7 @@ static int report_budget = 10;
 
 static int nfaulters = 2, duration = 3, nslots = 32, slot_pages = 8, churn = 1, nprocs = 1;
 static int fork_reuse_ms = -1;
+static uint64_t seed;	/* of this process: -P and -r workers derive their own */
 static size_t page_size;
 static char *region;
 static atomic_int stop;
@@ -123,13 +133,13 @@ static void *faulter(void *arg)
 	prctl(PR_SET_NAME, "fm-faulter");
 	if (fork_reuse_ms >= 0)
 		pin_cpu(0);
-	uint64_t seed = 0x9e3779b97f4a7c15ULL * (id + 1), seq = 0;
+	uint64_t rnd = seed_stream(seed, id), seq = 0;
 	size_t npages = (size_t)nslots * slot_pages;
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		/* Pages id, id + nfaulters, ... belong to this thread. */
-		size_t page = xorshift(&seed) % (npages / nfaulters) * nfaulters + id;
-		size_t off = (xorshift(&seed) % (page_size / 8)) * 8;
+		size_t page = xorshift(&rnd) % (npages / nfaulters) * nfaulters + id;
+		size_t off = (xorshift(&rnd) % (page_size / 8)) * 8;
 		volatile uint64_t *p = (volatile uint64_t *)(region + page * page_size + off);
 		uint64_t tag = ((uint64_t)(id + 1) << 48) | ++seq, got;
 
@@ -166,7 +176,7 @@ static int remap(char *addr, size_t len)
 
 static void *churner(void *arg)
 {
-	uint64_t seed = 12345;
+	uint64_t rnd = seed_stream(seed, MAX_FAULTERS);
 	size_t slot_len = (size_t)slot_pages * page_size;
 	char *lost = calloc(nslots, 1);
 
@@ -180,7 +190,7 @@ static void *churner(void *arg)
 	if (fork_reuse_ms >= 0)
 		pin_cpu(1);
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		size_t slot = xorshift(&seed) % nslots;
+		size_t slot = xorshift(&rnd) % nslots;
 		char *base = region + slot * slot_len;
 
 		if (lost[slot])
@@ -190,9 +200,9 @@ static void *churner(void *arg)
 		 * one the last remap allocated, still in the CPU's current slab,
 		 * which hands it out again first - to the forked child.
 		 */
-		if (fork_reuse_ms < 0 && xorshift(&seed) % 4 == 0) {
+		if (fork_reuse_ms < 0 && xorshift(&rnd) % 4 == 0) {
 			/* Punch one page out of the middle: split, then merge back. */
-			char *pg = base + (1 + xorshift(&seed) % (slot_pages - 2)) * page_size;
+			char *pg = base + (1 + xorshift(&rnd) % (slot_pages - 2)) * page_size;
 
 			munmap(pg, page_size);
 			if (fork_reuse_ms >= 0)
@@ -214,6 +224,13 @@ static void *churner(void *arg)
 	return NULL;
 }
 
+/* The checks, one KTAP result each; judge() returns a mask of those that failed. */
+enum { C_DATA, C_WRITES, C_RACE, C_VMALOCK, C_WORKERS, NCHECKS };
+static const char *const check_name[NCHECKS] = {
+	"data intact", "writes completed", "race exercised", "faults under the per-VMA lock",
+	"worker processes exited cleanly",
+};
+
 /* Totals over all workers when processes are respawned (-r), in shared memory. */
 struct totals {
 	atomic_llong writes, zero, segv, corrupt, workers;
@@ -224,23 +241,34 @@ static struct totals *tot;
 
 static int run(void);
 static void work(double seconds);
-static int judge(long long writes, long long zero, long long segv, long long corrupt,
-		 long long lock0, long long lock1);
+static int judge(const char *who, long long writes, long long zero, long long segv,
+		 long long corrupt, long long lock0, long long lock1);
+
+/* worker_failed(status): 1 (with a message) unless a worker exited with 0..max */
+static int worker_failed(int status, int max)
+{
+	if (WIFEXITED(status) && WEXITSTATUS(status) <= max)
+		return 0;
+	ktap_diag("a worker process failed (status %#x)", status);
+	return 1;
+}
 
 /*
  * run_respawn(): keep nprocs short-lived workers alive for the duration,
  * each living respawn_ms and then replaced by a new process, so that VMAs
  * are created and destroyed by many mms at once. Judged on the totals.
+ * Returns the mask of failed checks.
  */
 static int run_respawn(void)
 {
 	long long lock0 = vmstat_read("vma_lock_success"), miss0 = vmstat_read("vma_lock_miss");
 	double end = now() + duration;
 	int alive = 0, failed = 0, status;
+	uint64_t serial = 0;
 
 	tot = mmap(NULL, sizeof(*tot), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (tot == MAP_FAILED)
-		return 1;
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	for (;;) {
 		while (alive < nprocs && now() < end) {
 			pid_t pid = fork();
@@ -248,34 +276,36 @@ static int run_respawn(void)
 			if (pid < 0)
 				break;
 			if (pid == 0) {
+				seed = seed_stream(seed, serial);
 				work(respawn_ms / 1000.0);
 				atomic_fetch_add(&tot->writes, n_writes);
 				atomic_fetch_add(&tot->zero, n_zero);
 				atomic_fetch_add(&tot->segv, n_segv);
 				atomic_fetch_add(&tot->corrupt, n_corrupt);
 				atomic_fetch_add(&tot->workers, 1);
-				_exit(n_corrupt ? 1 : 0);
+				_exit(0);
 			}
+			serial++;
 			alive++;
 		}
 		if (!alive)
 			break;
 		if (wait(&status) > 0) {
 			alive--;
-			if (!WIFEXITED(status) || WEXITSTATUS(status))
-				failed = 1;
+			if (worker_failed(status, 0))
+				failed |= 1 << C_WORKERS;
 		}
 	}
 	ktap_diag("%lld short-lived workers (%d at a time, %d ms each), vma_lock_miss +%lld",
 		  (long long)tot->workers, nprocs, respawn_ms, vmstat_read("vma_lock_miss") - miss0);
-	if (failed)
-		ktap_diag("FAIL: a worker process failed");
-	return judge(tot->writes, tot->zero, tot->segv, tot->corrupt, lock0,
-		     vmstat_read("vma_lock_success")) || failed;
+	return failed | judge("totals", tot->writes, tot->zero, tot->segv, tot->corrupt, lock0,
+			      vmstat_read("vma_lock_success"));
 }
 
-
-/* run_procs(): run the workload in nprocs processes; 0 if all passed */
+/*
+ * run_procs(): run the workload in nprocs processes, each judging its own;
+ * returns the mask of checks failed in any of them.
+ */
 static int run_procs(void)
 {
 	int failed = 0, status;
@@ -283,58 +313,73 @@ static int run_procs(void)
 	for (int i = 0; i < nprocs; i++) {
 		pid_t pid = fork();
 
-		if (pid < 0) {
-			ktap_diag("fork: %s", strerror(errno));
-			return 1;
-		}
-		if (pid == 0)
+		if (pid < 0)
+			ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+		if (pid == 0) {
+			seed = seed_stream(seed, i);
 			_exit(run());
+		}
 	}
 	for (int i = 0; i < nprocs; i++) {
-		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status)) {
-			ktap_diag("FAIL: a worker process failed (status %#x)", status);
-			failed = 1;
-		}
+		if (wait(&status) < 0 || worker_failed(status, (1 << C_WORKERS) - 1))
+			failed |= 1 << C_WORKERS;
+		else
+			failed |= WEXITSTATUS(status);
 	}
 	return failed;
 }
 
+static int usage(void)
+{
+	fprintf(stderr, "usage: fault_munmap [-P procs [-r ms]] [-t faulters] [-d seconds] [-s slots]\n"
+		"                    [-p pages] [-f ms] [--seed N] [--no-race]\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "no-race", no_argument, NULL, 'R' },
+		{ "seed", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, failed, workers;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--no-churn"))
-			churn = 0;
-		else if (!strcmp(argv[i], "-f") && i + 1 < argc)
-			fork_reuse_ms = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "-t") && i + 1 < argc)
-			nfaulters = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "-P") && i + 1 < argc)
-			nprocs = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "-r") && i + 1 < argc)
-			respawn_ms = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
-			duration = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "-s") && i + 1 < argc)
-			nslots = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "-p") && i + 1 < argc)
-			slot_pages = atoi(argv[++i]);
-		else {
-			ktap_diag("usage: %s [-P procs [-r ms]] [-t faulters] [-d seconds] [-s slots] [-p pages] [-f ms] [--no-churn]",
-				  argv[0]);
-			return 2;
+	seed = seed_default();
+	while ((c = getopt_long(argc, argv, "P:r:t:d:s:p:f:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'P': nprocs = atoi(optarg); break;
+		case 'r': respawn_ms = atoi(optarg); break;
+		case 't': nfaulters = atoi(optarg); break;
+		case 'd': duration = atoi(optarg); break;
+		case 's': nslots = atoi(optarg); break;
+		case 'p': slot_pages = atoi(optarg); break;
+		case 'f': fork_reuse_ms = atoi(optarg); break;
+		case 'R': churn = 0; break;
+		case 'S':
+			if (parse_seed(optarg, &seed))
+				return usage();
+			break;
+		default: return usage();
 		}
 	}
-	if (nfaulters < 1 || nfaulters > MAX_FAULTERS || nslots < 1 || slot_pages < 3 ||
-	    duration < 1 || nprocs < 1 || (size_t)nslots * slot_pages < (size_t)nfaulters) {
-		ktap_diag("bad parameters");
-		return 2;
-	}
+	if (optind < argc || nfaulters < 1 || nfaulters > MAX_FAULTERS || nslots < 1 ||
+	    slot_pages < 3 || duration < 1 || nprocs < 1 || respawn_ms < 0 ||
+	    (size_t)nslots * slot_pages < (size_t)nfaulters)
+		return usage();
+	workers = respawn_ms > 0 || nprocs > 1;
+	ksft_print_header();
+	ksft_set_plan(workers ? NCHECKS : NCHECKS - 1);
+	ktap_diag("seed %llu", (unsigned long long)seed);
 	if (respawn_ms > 0)
-		return run_respawn();
-	if (nprocs > 1)
-		return run_procs();
-	return run();
+		failed = run_respawn();
+	else if (nprocs > 1)
+		failed = run_procs();
+	else
+		failed = run();
+	for (int i = 0; i < (workers ? NCHECKS : NCHECKS - 1); i++)
+		ksft_test_result(!(failed & 1 << i), "%s\n", check_name[i]);
+	ksft_finished();
 }
 
 /* work(seconds): faulters and churner on a fresh region of this process */
@@ -377,40 +422,42 @@ static void work(double seconds)
 		pthread_join(th[i], NULL);
 }
 
-/* judge(...): the data and self-checks; 0 if all passed */
-static int judge(long long writes, long long zero, long long segv, long long corrupt,
-		 long long lock0, long long lock1)
+/* judge(who, ...): the data and self-checks; returns the mask of failed checks */
+static int judge(const char *who, long long writes, long long zero, long long segv,
+		 long long corrupt, long long lock0, long long lock1)
 {
-	int ok = 1;
+	int failed = 0;
 
 	if (corrupt) {
-		ktap_diag("FAIL: %lld corrupted read-backs", corrupt);
-		ok = 0;
+		ktap_diag("%s: %lld corrupted read-backs", who, corrupt);
+		failed |= 1 << C_DATA;
 	}
 	if (writes == 0) {
-		ktap_diag("FAIL: no write completed");
-		ok = 0;
+		ktap_diag("%s: no write completed", who);
+		failed |= 1 << C_WRITES;
 	}
 	if (zero + segv == 0) {
-		ktap_diag("FAIL: race not exercised (no read-back met a replaced or unmapped slot)");
-		ok = 0;
+		ktap_diag("%s: race not exercised (no read-back met a replaced or unmapped slot)", who);
+		failed |= 1 << C_RACE;
 	}
 	if (lock0 < 0) {
-		ktap_diag("FAIL: race not exercised: /proc/vmstat has no vma_lock_success (need PER_VMA_LOCK_STATS)");
-		ok = 0;
+		ktap_diag("%s: /proc/vmstat has no vma_lock_success (need PER_VMA_LOCK_STATS)", who);
+		failed |= 1 << C_VMALOCK;
 	} else if (lock1 - lock0 <= 0) {
-		ktap_diag("FAIL: race not exercised: no fault was served under the per-VMA lock");
-		ok = 0;
+		ktap_diag("%s: no fault was served under the per-VMA lock", who);
+		failed |= 1 << C_VMALOCK;
 	}
-	return ok ? 0 : 1;
+	return failed;
 }
 
-/* run(): the workload in this process; 0 on success */
+/* run(): the workload in this process; returns the mask of failed checks */
 static int run(void)
 {
 	long long lock0, lock1, retry0, retry1, abort0, abort1, miss0, miss1;
+	char who[32];
 
-	ktap_diag("pid %d: faulters %d, slots %d x %d pages, %d s, churn %s", getpid(), nfaulters,
+	snprintf(who, sizeof(who), "pid %d", getpid());
+	ktap_diag("%s: faulters %d, slots %d x %d pages, %d s, churn %s", who, nfaulters,
 		  nslots, slot_pages, duration, churn ? "on" : "off");
 	lock0 = vmstat_read("vma_lock_success");
 	retry0 = vmstat_read("vma_lock_retry");
@@ -422,11 +469,11 @@ static int run(void)
 	abort1 = vmstat_read("vma_lock_abort");
 	miss1 = vmstat_read("vma_lock_miss");
 
-	ktap_diag("writes %lld, read-back zero %lld, SIGSEGV %lld, corrupt %lld",
+	ktap_diag("%s: writes %lld, read-back zero %lld, SIGSEGV %lld, corrupt %lld", who,
 		  n_writes, n_zero, n_segv, n_corrupt);
-	ktap_diag("churns %lld (splits %lld), slots lost to other mappings %lld, reuse forks %lld",
-		  n_churn, n_split, n_lost, n_forks);
-	ktap_diag("vma_lock_success +%lld, vma_lock_retry +%lld, vma_lock_abort +%lld, vma_lock_miss +%lld",
-		  lock1 - lock0, retry1 - retry0, abort1 - abort0, miss1 - miss0);
-	return judge(n_writes, n_zero, n_segv, n_corrupt, lock0, lock1);
+	ktap_diag("%s: churns %lld (splits %lld), slots lost to other mappings %lld, reuse forks %lld",
+		  who, n_churn, n_split, n_lost, n_forks);
+	ktap_diag("%s: vma_lock_success +%lld, vma_lock_retry +%lld, vma_lock_abort +%lld, vma_lock_miss +%lld",
+		  who, lock1 - lock0, retry1 - retry0, abort1 - abort0, miss1 - miss0);
+	return judge(who, n_writes, n_zero, n_segv, n_corrupt, lock0, lock1);
 }

@@ -10,11 +10,19 @@
  * Plan files (/plans/NAME.plan) are data, one test per line:
  *	name  timeout_seconds  /path/to/program [args...]
  * A timeout of 0 means "no timeout" (used only by the hung-guest negative
- * control). A line "@include OTHER" takes the tests of OTHER.plan. Each test runs in its own process group with stdout and stderr
+ * control). The files are flat: bin/initramfs resolves the "@include OTHER"
+ * lines of the source plans (harness/vmrc.py). Each test runs in its own process group with stdout and stderr
  * on the KTAP channel; past its timeout the whole group is killed and the
  * test is reported "not ok ... # TIMEOUT" (with a SysRq task dump on the
  * console first, if the kernel has SysRq). Exit 0 is ok, 4 is SKIP, any
  * other exit or a signal is "not ok".
+ *
+ * A test's stdout and stderr reach the KTAP channel through a pipe: init
+ * indents each line by four spaces, so that what the test prints is a
+ * nested subtest of its result line (the race programs print KTAP of their
+ * own through the kernel's kselftest.h, one result per check; exit codes
+ * are kselftest's). Once the test's process has exited, what is left of
+ * its process group is killed.
  *
  * The last line is "# Totals: pass:P fail:F skip:S"; the harness treats a
  * missing Totals line as a failure (the guest died or hung).
@@ -22,6 +30,7 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -35,6 +44,8 @@
 #include <termios.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "kselftest.h"
 
 #define MAX_TESTS 128
 #define MAX_ARGS 32
@@ -83,10 +94,10 @@ static FILE *open_ktap(void)
 	struct termios t;
 	int fd;
 
-	fd = open("/dev/ttyS1", O_WRONLY | O_NOCTTY);
+	fd = open("/dev/ttyS1", O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	if (fd < 0) {
 		mknod("/dev/ttyS1", S_IFCHR | 0600, makedev(4, 65));
-		fd = open("/dev/ttyS1", O_WRONLY | O_NOCTTY);
+		fd = open("/dev/ttyS1", O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	}
 	if (fd < 0)
 		return NULL;
@@ -98,10 +109,10 @@ static FILE *open_ktap(void)
 	return fdopen(fd, "w");
 }
 
-/* load_plan("/plans/x.plan", only, depth): fill tests[]; -1 on error */
-static int load_plan(const char *path, const char *only, int depth)
+/* load_plan("/plans/x.plan", only): fill tests[]; -1 on error */
+static int load_plan(const char *path, const char *only)
 {
-	char line[1024], inc[256];
+	char line[1024];
 	FILE *f = fopen(path, "r");
 
 	if (!f) {
@@ -116,16 +127,6 @@ static int load_plan(const char *path, const char *only, int depth)
 		tok = strtok_r(line, " \t\n", &save);
 		if (!tok || tok[0] == '#')
 			continue;
-		if (!strcmp(tok, "@include")) {
-			tok = strtok_r(NULL, " \t\n", &save);
-			snprintf(inc, sizeof(inc), "/plans/%s.plan", tok ? tok : "");
-			if (!tok || depth > 4 || load_plan(inc, only, depth + 1)) {
-				say("bad @include in %s", path);
-				fclose(f);
-				return -1;
-			}
-			continue;
-		}
 		if (ntests == MAX_TESTS) {
 			say("plan %s has more than %d tests", path, MAX_TESTS);
 			break;
@@ -183,60 +184,122 @@ static void sysrq_dump(void)
 }
 
 /*
- * run_one(t, &status): run one test, wait for it at most t->timeout seconds.
- * Returns 0 when it exited (status filled in), 1 on timeout.
+ * relay(fd, &bol): copy what a test wrote to the pipe @fd onto the KTAP
+ * channel, each line indented by four spaces; *bol: the next byte starts a
+ * line. Returns read()'s result: 0 at the end, -1 when nothing is there.
+ */
+static ssize_t relay(int fd, int *bol)
+{
+	char buf[4096];
+	ssize_t n = read(fd, buf, sizeof(buf));
+
+	for (ssize_t i = 0; i < n; i++) {
+		if (*bol)
+			fputs("    ", ktap);
+		fputc(buf[i], ktap);
+		*bol = buf[i] == '\n';
+	}
+	fflush(ktap);
+	return n;
+}
+
+/* time_left(deadline, &left): 0 if @deadline has passed, else 1 and the time left */
+static int time_left(const struct timespec *deadline, struct timespec *left)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	left->tv_sec = deadline->tv_sec - now.tv_sec;
+	left->tv_nsec = deadline->tv_nsec - now.tv_nsec;
+	if (left->tv_nsec < 0) {
+		left->tv_nsec += 1000000000L;
+		left->tv_sec--;
+	}
+	return left->tv_sec >= 0;
+}
+
+/* SIGCHLD, blocked but in ppoll(), only interrupts it: reap() does the rest */
+static void on_sigchld(int sig)
+{
+	(void)sig;
+}
+
+/*
+ * run_one(t, &status): run one test, relaying its output, and wait for it
+ * (and for the end of its output) at most t->timeout seconds. Returns 0
+ * when it exited (status filled in), 1 on timeout.
  */
 static int run_one(struct test *t, int *status)
 {
-	struct timespec deadline, now, left;
-	sigset_t set;
+	struct sigaction sa = { .sa_handler = on_sigchld };
+	struct timespec deadline, left;
+	int fds[2], bol = 1, exited = 0, eof = 0, timed_out = 0;
+	sigset_t set, unblocked;
 	pid_t pid;
 
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, NULL, &unblocked);
+	sigdelset(&unblocked, SIGCHLD);
+	sigaction(SIGCHLD, &sa, NULL);
 	fflush(ktap);
+	if (pipe2(fds, O_CLOEXEC)) {
+		say("pipe: %s", strerror(errno));
+		*status = 0xff00;
+		return 0;
+	}
 	pid = fork();
 	if (pid < 0) {
 		say("fork: %s", strerror(errno));
+		close(fds[0]);
+		close(fds[1]);
 		*status = 0xff00;
 		return 0;
 	}
 	if (pid == 0) {
 		sigprocmask(SIG_UNBLOCK, &set, NULL);
 		setpgid(0, 0);
-		dup2(fileno(ktap), 1);
-		dup2(fileno(ktap), 2);
+		dup2(fds[1], 1);
+		dup2(fds[1], 2);
 		execv(t->argv[0], t->argv);
-		printf("    # exec %s: %s\n", t->argv[0], strerror(errno));
+		dprintf(1, "# exec %s: %s\n", t->argv[0], strerror(errno));
 		_exit(127);
 	}
 	setpgid(pid, pid);
+	close(fds[1]);
 	clock_gettime(CLOCK_MONOTONIC, &deadline);
 	deadline.tv_sec += t->timeout;
-	for (;;) {
-		if (reap(pid, status))
-			return 0;
-		if (t->timeout == 0) {
-			sigwaitinfo(&set, NULL);
-			continue;
-		}
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left.tv_sec = deadline.tv_sec - now.tv_sec;
-		left.tv_nsec = deadline.tv_nsec - now.tv_nsec;
-		if (left.tv_nsec < 0) {
-			left.tv_nsec += 1000000000L;
-			left.tv_sec--;
-		}
-		if (left.tv_sec < 0)
+	while (!exited || !eof) {
+		struct pollfd pfd = { .fd = eof ? -1 : fds[0], .events = POLLIN };
+
+		if (t->timeout && !time_left(&deadline, &left)) {
+			timed_out = 1;
 			break;
-		sigtimedwait(&set, NULL, &left);
+		}
+		if (ppoll(&pfd, 1, t->timeout ? &left : NULL, &unblocked) > 0 &&
+		    relay(fds[0], &bol) == 0)
+			eof = 1;
+		if (!exited && reap(pid, status)) {
+			exited = 1;
+			/* Nothing of a finished test may run on (or hold the pipe). */
+			kill(-pid, SIGKILL);
+		}
 	}
-	sysrq_dump();
-	kill(-pid, SIGKILL);
-	/* Give a killed group 10 s to go; a task stuck in the kernel may not. */
-	for (int i = 0; i < 1000 && !reap(pid, status); i++)
-		usleep(10000);
-	return 1;
+	if (timed_out) {
+		sysrq_dump();
+		kill(-pid, SIGKILL);
+		/* Give a killed group 10 s to go; a task stuck in the kernel may not. */
+		for (int i = 0; !exited && i < 1000 && !reap(pid, status); i++)
+			usleep(10000);
+		/* What the killed test wrote last. */
+		fcntl(fds[0], F_SETFL, O_NONBLOCK);
+		while (!eof && relay(fds[0], &bol) > 0)
+			;
+	}
+	if (!bol)
+		fputc('\n', ktap);
+	close(fds[0]);
+	return timed_out;
 }
 
 int main(void)
@@ -268,7 +331,7 @@ int main(void)
 		plan = "default";
 	snprintf(path, sizeof(path), "/plans/%s.plan", plan);
 	fprintf(ktap, "KTAP version 1\n");
-	if (load_plan(path, only, 0) || ntests == 0) {
+	if (load_plan(path, only) || ntests == 0) {
 		fprintf(ktap, "1..0 # SKIP plan '%s'%s%s%s unusable\n", plan,
 			only ? " (only " : "", only ? only : "", only ? ")" : "");
 		fprintf(ktap, "# plan error\n");
@@ -292,7 +355,7 @@ int main(void)
 		} else if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 			pass++;
 			fprintf(ktap, "ok %d %s\n", i + 1, t->name);
-		} else if (WIFEXITED(status) && WEXITSTATUS(status) == 4) {
+		} else if (WIFEXITED(status) && WEXITSTATUS(status) == KSFT_SKIP) {
 			skip++;
 			fprintf(ktap, "ok %d %s # SKIP\n", i + 1, t->name);
 		} else if (WIFSIGNALED(status)) {

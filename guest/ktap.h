@@ -2,10 +2,13 @@
 /*
  * ktap.h - tiny helpers for guest test programs.
  *
- * A guest program runs as one top-level test of the init's KTAP plan. Its
- * stdout is the KTAP channel; everything it prints is a diagnostic line,
- * indented as a subtest ("    # ..."). Exit codes: 0 pass, 4 skip, anything
- * else (or a signal) fail.
+ * A guest program runs as one top-level test of the init's KTAP plan; init
+ * indents what it prints (stdout and stderr) as a nested subtest of that
+ * test's result line. The race programs print KTAP of their own through the
+ * kernel's tools/testing/selftests/kselftest.h: a header, a plan, one result
+ * per check (ktap_check() below) and the kselftest exit code, which is what
+ * init judges: KSFT_PASS (0) ok, KSFT_SKIP (4) SKIP, anything else (or a
+ * signal) not ok.
  */
 #ifndef GUEST_KTAP_H
 #define GUEST_KTAP_H
@@ -15,18 +18,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KTAP_SKIP 4
+#include "kselftest.h"
 
-/* ktap_diag("fmt", ...): one "    # ..." diagnostic line, flushed at once */
+/* ktap_vdiag(fmt, ap): ktap_diag() with a va_list */
+static inline void ktap_vdiag(const char *fmt, va_list ap)
+{
+	/* One line even when threads report at once. */
+	flockfile(stdout);
+	fputs("# ", stdout);
+	vfprintf(stdout, fmt, ap);
+	fputc('\n', stdout);
+	fflush(stdout);
+	funlockfile(stdout);
+}
+
+/*
+ * ktap_diag("fmt", ...): one "# ..." diagnostic line (ksft_print_msg()'s
+ * format, newline added), flushed at once, safe from any thread.
+ */
 static inline void __attribute__((format(printf, 1, 2))) ktap_diag(const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	fputs("    # ", stdout);
-	vfprintf(stdout, fmt, ap);
-	fputc('\n', stdout);
-	fflush(stdout);
+	ktap_vdiag(fmt, ap);
 	va_end(ap);
 }
 
@@ -40,6 +55,24 @@ static inline void __attribute__((format(printf, 1, 2))) ktap_diag(const char *f
 		if (__atomic_sub_fetch((budget), 1, __ATOMIC_RELAXED) >= 0)	\
 			ktap_diag(__VA_ARGS__);					\
 	} while (0)
+
+/*
+ * ktap_check(ok, "race exercised", "race not exercised: %s", ...): one KTAP
+ * result named after the check, "ok" if @ok; otherwise the reason (the
+ * format and its arguments) comes first, as a diagnostic line.
+ */
+static inline void __attribute__((format(printf, 3, 4)))
+ktap_check(int ok, const char *name, const char *why, ...)
+{
+	va_list ap;
+
+	if (!ok) {
+		va_start(ap, why);
+		ktap_vdiag(why, ap);
+		va_end(ap);
+	}
+	ksft_test_result(ok, "%s\n", name);
+}
 
 /*
  * vmstat_read("vma_lock_success"): value of one /proc/vmstat counter, or -1

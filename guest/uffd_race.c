@@ -22,16 +22,23 @@
  *       protections differ, and are retried. At the end every page must be
  *       in exactly one of A and B, holding pattern(i).
  *
- * Self-check: the uffd operations ran (copies or moves done) while the
- * mutator changed the VMAs, and the races showed (copy: faults that met an
+ * Self-check: the uffd operations ran (copies or moves done), and the
+ * mutator changed the VMAs and the races showed (copy: faults that met an
  * unmapped range or copies that failed on a changed VMA; move: moves that
- * had to be retried); else "race not exercised". --no-race: no mutator.
+ * had to be retried); else "race not exercised". --no-race: no mutator,
+ * which must fail the "race exercised" check.
  *
- * Usage: uffd_race copy|move|move-mremap [-d seconds] [--no-race]
+ * Output: KTAP (kselftest.h), one result per check: "data intact", "uffd
+ * operations done", "race exercised".
+ *
+ * Usage: uffd_race copy|move|move-mremap [-d seconds] [--seed N] [--no-race]
+ * The seed of the readers' random choices is printed at the start.
+ * Exit: 0 every check passed, 1 a check failed, 2 usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <linux/userfaultfd.h>
 #include <poll.h>
 #include <pthread.h>
@@ -57,6 +64,7 @@ static int report_budget = 10;
 #define NPAGES	32
 
 static int duration = 3, race = 1, uffd, with_mremap;
+static uint64_t seed;
 static size_t pg;
 static char *A, *B, *src, *parking;
 static atomic_int stop, handler_stop;
@@ -121,10 +129,10 @@ static int __attribute__((noinline)) probe(volatile uint64_t *p, uint64_t *got)
 
 static void *reader(void *arg)
 {
-	uint64_t seed = 1234 + (long)arg, got;
+	uint64_t rnd = seed_stream(seed, (long)arg), got;
 
 	while (!atomic_load(&stop)) {
-		size_t i = xorshift(&seed) % NPAGES;
+		size_t i = xorshift(&rnd) % NPAGES;
 
 		if (probe((volatile uint64_t *)(A + i * pg), &got)) {
 			atomic_fetch_add(&n_segv, 1);
@@ -235,50 +243,62 @@ static void *move_mutator(void *arg)
 	return NULL;
 }
 
+static int usage(void)
+{
+	fprintf(stderr, "usage: uffd_race copy|move|move-mremap [-d seconds] [--seed N] [--no-race]\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "no-race", no_argument, NULL, 'R' },
+		{ "seed", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
 	const char *mode = NULL;
 	struct uffdio_api api = { .api = UFFD_API };
 	pthread_t t[4];
-	int nt = 0, ok = 1, move;
+	int c, nt = 0, move;
 	struct timespec ts;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--no-race"))
-			race = 0;
-		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
-			duration = atoi(argv[++i]);
-		else if (!mode && (!strcmp(argv[i], "copy") || !strcmp(argv[i], "move") ||
-				   !strcmp(argv[i], "move-mremap")))
-			mode = argv[i];
-		else
-			mode = NULL, i = argc;
+	seed = seed_default();
+	while ((c = getopt_long(argc, argv, "d:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': duration = atoi(optarg); break;
+		case 'R': race = 0; break;
+		case 'S':
+			if (parse_seed(optarg, &seed))
+				return usage();
+			break;
+		default: return usage();
+		}
 	}
-	if (!mode || duration < 1) {
-		ktap_diag("usage: uffd_race copy|move|move-mremap [-d seconds] [--no-race]");
-		return 2;
-	}
+	if (optind == argc - 1 && (!strcmp(argv[optind], "copy") || !strcmp(argv[optind], "move") ||
+				   !strcmp(argv[optind], "move-mremap")))
+		mode = argv[optind];
+	if (!mode || duration < 1)
+		return usage();
+	ksft_print_header();
+	ksft_set_plan(3);
+	ktap_diag("seed %llu", (unsigned long long)seed);
 	with_mremap = !strcmp(mode, "move-mremap");
 	move = with_mremap || !strcmp(mode, "move");
 	pg = sysconf(_SC_PAGESIZE);
 	uffd = syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
-	if (uffd < 0) {
-		ktap_diag("FAIL: userfaultfd: %s (CONFIG_USERFAULTFD)", strerror(errno));
-		return 1;
-	}
+	if (uffd < 0)
+		ksft_exit_fail_msg("userfaultfd: %s (CONFIG_USERFAULTFD)\n", strerror(errno));
 	if (move)
 		api.features = UFFD_FEATURE_MOVE;
-	if (ioctl(uffd, UFFDIO_API, &api)) {
-		ktap_diag("FAIL: UFFDIO_API (features %#llx): %s",
-			  (unsigned long long)api.features, strerror(errno));
-		return 1;
-	}
+	if (ioctl(uffd, UFFDIO_API, &api))
+		ksft_exit_fail_msg("UFFDIO_API (features %#llx): %s\n",
+				   (unsigned long long)api.features, strerror(errno));
 	A = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	B = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	src = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	parking = mmap(NULL, 2 * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (A == MAP_FAILED || B == MAP_FAILED || src == MAP_FAILED || parking == MAP_FAILED)
-		return 1;
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	for (size_t i = 0; i < NPAGES; i++) {
 		for (size_t w = 0; w < pg / 8; w++)
 			((uint64_t *)(src + i * pg))[w] = pattern(i);
@@ -287,18 +307,14 @@ int main(int argc, char **argv)
 	if (move) {
 		/* The pages start in A (populated), B is empty; both registered. */
 		memcpy(A, src, NPAGES * pg);
-		if (reg(A, NPAGES * pg) || reg(B, NPAGES * pg)) {
-			ktap_diag("FAIL: UFFDIO_REGISTER: %s", strerror(errno));
-			return 1;
-		}
+		if (reg(A, NPAGES * pg) || reg(B, NPAGES * pg))
+			ksft_exit_fail_msg("UFFDIO_REGISTER: %s\n", strerror(errno));
 		pthread_create(&t[nt++], NULL, mover, NULL);
 		if (race)
 			pthread_create(&t[nt++], NULL, move_mutator, NULL);
 	} else {
-		if (reg(A, NPAGES * pg)) {
-			ktap_diag("FAIL: UFFDIO_REGISTER: %s", strerror(errno));
-			return 1;
-		}
+		if (reg(A, NPAGES * pg))
+			ksft_exit_fail_msg("UFFDIO_REGISTER: %s\n", strerror(errno));
 		pthread_create(&t[nt++], NULL, handler, NULL);
 		pthread_create(&t[nt++], NULL, reader, (void *)1);
 		pthread_create(&t[nt++], NULL, reader, (void *)2);
@@ -334,15 +350,11 @@ int main(int argc, char **argv)
 	}
 	ktap_diag("%s: uffd operations %lld, failed/retried %lld, reads %lld, SIGSEGV %lld, mutations %lld, corrupt %lld",
 		  mode, n_ops, n_retry, n_reads, n_segv, n_mut, n_corrupt);
-	if (n_corrupt) {
-		ktap_diag("FAIL: %lld corrupted results", n_corrupt);
-		ok = 0;
-	}
-	if (!n_ops || !n_mut || (move ? !n_retry : !(n_segv + n_retry))) {
-		ktap_diag("FAIL: race not exercised (operations %lld, mutations %lld, %s %lld)",
-			  n_ops, n_mut, move ? "retried moves" : "faults/copies that met a changed VMA",
-			  move ? n_retry : n_segv + n_retry);
-		ok = 0;
-	}
-	return ok ? 0 : 1;
+	ktap_check(!n_corrupt, "data intact", "%lld corrupted results", n_corrupt);
+	ktap_check(n_ops > 0, "uffd operations done", "no %s succeeded", move ? "UFFDIO_MOVE" : "UFFDIO_COPY");
+	ktap_check(n_mut && (move ? n_retry : n_segv + n_retry), "race exercised",
+		   "race not exercised (mutations %lld, %s %lld)", n_mut,
+		   move ? "retried moves" : "faults/copies that met a changed VMA",
+		   move ? n_retry : n_segv + n_retry);
+	ksft_finished();
 }

@@ -10,14 +10,14 @@
  * maps, mprotects (splitting and merging) and unmaps anonymous memory in
  * the same mm, so that every hit's VMA lookup - speculative under RCU, or
  * under mmap_lock when speculation fails - runs against a writer of the
- * VMA tree. Checks:
- * - the hit count in uprobe_profile is exactly the number of calls (no hit
- *   lost, none counted twice);
- * - probed() still computes what it should (the probed instruction is
- *   executed out of line or emulated on every hit);
- * - the race happened: the writer completed operations while the hitters
- *   ran. --no-race switches the writer off, so the program must fail with
- *   "race not exercised" (a negative control).
+ * VMA tree. Checks, one KTAP result each (kselftest.h):
+ * - "probed() computes right": the probed instruction is executed out of
+ *   line or emulated on every hit, and the results are what they should be;
+ * - "hit count equals calls": the hit count in uprobe_profile is exactly
+ *   the number of calls (no hit lost, none counted twice);
+ * - "race exercised": the writer completed operations while the hitters
+ *   ran. --no-race switches the writer off, so the program must fail that
+ *   check with "race not exercised" (a negative control).
  *
  * --overlay: the hits go through VMAs whose file is freed under them. It
  * mounts a tmpfs on /tmp/vmrc-ovl with an overlay (lower, upper, work ->
@@ -48,12 +48,15 @@
  * else calls the overlay copy: the program's own text is another inode);
  * the race happened if replacements completed while the hitters ran.
  * --no-race switches the remapper and the spawner off. The overlay and the
- * tmpfs are unmounted at the end. Needs CONFIG_OVERLAY_FS. Every thread and
- * child keeps the comm "uprobe_race" (for vmrc_debug comm=uprobe_race).
+ * tmpfs are unmounted at the end. Two more checks: "replacements and
+ * children succeeded", "overlay unmounted". Needs CONFIG_OVERLAY_FS. Every
+ * thread and child keeps the comm "uprobe_race" (for vmrc_debug
+ * comm=uprobe_race).
  *
- * --calls N: call probed() N times and exit (0 if every result was right);
- * what --overlay's children run.
- * Exit: 0 pass, 1 fail, 2 usage.
+ * --calls N: call probed() N times and exit (0 if every result was right),
+ * printing no KTAP of its own; what --overlay's children run.
+ * Exit: 0 every check passed, 1 a check failed (or the probe could not be
+ * placed), 2 usage.
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -348,6 +351,23 @@ static int calls_only(long n)
 	return sum == want ? 0 : 1;
 }
 
+/* cleanup(event, ovl): remove the probe (and the alias and overlay); 0 or -1 */
+static int cleanup(const char *event, int ovl)
+{
+	uprobe_del(event);
+	if (!ovl)
+		return 0;
+	munmap(alias, alias_len);
+	return ovl_umount();
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: uprobe_race [--overlay] [-t THREADS (1..16)] [-n CALLS] [--no-race]\n"
+		"       uprobe_race --calls N\n");
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -359,8 +379,9 @@ int main(int argc, char **argv)
 	pthread_t tid[16], wtid, stid;
 	const char *event = EVENT;
 	long long hits, want;
-	int c, ok = 1, ovl = 0, started = 0;
-	double t0 = 0, t1 = 0;
+	int c, ovl = 0, bad = 0, unmounted;
+	long during;
+	double t0, t1;
 
 	while ((c = getopt_long(argc, argv, "t:n:", longopts, NULL)) != -1) {
 		switch (c) {
@@ -369,29 +390,25 @@ int main(int argc, char **argv)
 		case 'R': race = 0; break;
 		case 'O': ovl = 1; break;
 		case 'C': return calls_only(atol(optarg));
-		default:
-			fprintf(stderr, "usage: uprobe_race [--overlay] [-t THREADS] [-n CALLS] [--no-race]\n"
-				"       uprobe_race --calls N\n");
-			return 2;
+		default: return usage();
 		}
 	}
-	if (nthreads < 1 || nthreads > 16 || ncalls < 1) {
-		fprintf(stderr, "uprobe_race: -t must be 1..16, -n positive\n");
-		return 2;
-	}
+	if (optind < argc || nthreads < 1 || nthreads > 16 || ncalls < 1)
+		return usage();
+	ksft_print_header();
+	ksft_set_plan(ovl ? 5 : 3);
 	if (ovl) {
 		event = OVL_EVENT;
 		if (overlay())
-			return 1;
+			ksft_exit_fail_msg("cannot set up the overlay and its uprobe\n");
 	} else if (uprobe_add(EVENT, (void *)probed)) {
-		return 1;
+		ksft_exit_fail_msg("cannot place the uprobe\n");
 	}
-	if (uprobe_hits(event) != 0) {
-		ktap_diag("FAIL: new uprobe %s has hit count %lld, not 0", event, uprobe_hits(event));
-		ok = 0;
-		goto out;
+	hits = uprobe_hits(event);
+	if (hits != 0) {
+		cleanup(event, ovl);
+		ksft_exit_fail_msg("new uprobe %s has hit count %lld, not 0\n", event, hits);
 	}
-	started = 1;
 	atomic_store(&hitters_running, nthreads);
 	for (long i = 0; i < nthreads; i++)
 		pthread_create(&tid[i], NULL, hitter, NULL);
@@ -406,8 +423,8 @@ int main(int argc, char **argv)
 
 		pthread_join(tid[i], &good);
 		if (!good) {
-			ktap_diag("FAIL: probed() returned wrong values in thread %ld", i);
-			ok = 0;
+			ktap_diag("probed() returned wrong values in thread %ld", i);
+			bad++;
 		}
 	}
 	t1 = now();
@@ -415,44 +432,34 @@ int main(int argc, char **argv)
 		pthread_join(wtid, NULL);
 	if (race && ovl)
 		pthread_join(stid, NULL);
-out:
 	hits = uprobe_hits(event);
-	uprobe_del(event);
+	unmounted = !cleanup(event, ovl);
 	want = (long long)nthreads * ncalls;
 	if (ovl) {
-		long during = atomic_load(&remaps_during);
-
-		munmap(alias, alias_len);
-		if (ovl_umount())
-			ok = 0;
-		if (!started)
-			return 1;
+		during = atomic_load(&remaps_during);
 		want += atomic_load(&children) * CHILD_CALLS;
 		ktap_diag("uprobe hits %lld, calls %lld (%ld threads x %ld through the alias mapping, %ld children x %d)",
 			  hits, want, nthreads, ncalls, atomic_load(&children), CHILD_CALLS);
 		ktap_diag("alias replacements %ld (%ld during the %.1f s of hits), children exec'd %ld (%ld during the hits)",
 			  atomic_load(&remaps), during, t1 - t0, atomic_load(&children),
 			  atomic_load(&children_during));
-		if (atomic_load(&remap_errors) || atomic_load(&children_bad)) {
-			ktap_diag("FAIL: %ld failed replacements, %ld failed children",
-				  atomic_load(&remap_errors), atomic_load(&children_bad));
-			ok = 0;
-		}
-		atomic_store(&writer_ops_during, during);
 	} else {
-		if (!started)
-			return 1;
+		during = atomic_load(&writer_ops_during);
 		ktap_diag("uprobe hits %lld, calls %lld; writer operations during the hits: %ld",
-			  hits, want, atomic_load(&writer_ops_during));
+			  hits, want, during);
 	}
-	if (hits != want) {
-		ktap_diag("FAIL: uprobe_profile counts %lld hits for %lld calls", hits, want);
-		ok = 0;
+	ktap_check(!bad, "probed() computes right", "%d of %ld hitter threads got wrong results",
+		   bad, nthreads);
+	ktap_check(hits == want, "hit count equals calls",
+		   "uprobe_profile counts %lld hits for %lld calls", hits, want);
+	ktap_check(during >= 10, "race exercised", "race not exercised (%ld %s while probes were hit)",
+		   during, ovl ? "alias replacements" : "writer operations");
+	if (ovl) {
+		ktap_check(!atomic_load(&remap_errors) && !atomic_load(&children_bad),
+			   "replacements and children succeeded",
+			   "%ld failed replacements, %ld failed children",
+			   atomic_load(&remap_errors), atomic_load(&children_bad));
+		ktap_check(unmounted, "overlay unmounted", "the overlay or its tmpfs stayed mounted");
 	}
-	if (atomic_load(&writer_ops_during) < 10) {
-		ktap_diag("FAIL: race not exercised (%ld %s while probes were hit)",
-			  atomic_load(&writer_ops_during), ovl ? "alias replacements" : "writer operations");
-		ok = 0;
-	}
-	return ok ? 0 : 1;
+	ksft_finished();
 }

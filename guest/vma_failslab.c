@@ -13,18 +13,24 @@
  * only real kernel warnings reach the console. The churn runs in a child
  * process; faulter threads in it check their data as in fault_munmap.
  *
- * Checks: no corrupted data; some allocations really failed (ENOMEM seen)
- * and faults were served under the per-VMA lock,
- * else "race not exercised"; and no leak: once the child has exited, the
- * number of vm_area_struct objects in use (after flushing the per-CPU
- * slabs through /sys/kernel/slab/.../shrink) is back where it started.
- * --no-fail leaves injection off: it must fail "race not exercised".
+ * Checks, one KTAP result each (kselftest.h): "churning child exited
+ * cleanly"; "data intact"; "race exercised": some allocations really
+ * failed (ENOMEM seen), else "race not exercised"; "faults under the
+ * per-VMA lock"; and "no vm_area_struct leaked": once the child has
+ * exited, the number of vm_area_struct objects in use (after flushing the
+ * per-CPU slabs through /sys/kernel/slab/.../shrink) is back where it
+ * started. --no-race leaves injection off: it must fail the "race
+ * exercised" check.
  *
- * Usage: vma_failslab [-d seconds] [-p probability%] [--no-fail]
+ * Usage: vma_failslab [-d seconds] [-p probability%] [--seed N] [--no-race]
+ * The seed of the threads' random choices is printed at the start.
+ * Exit: 0 every check passed, 1 a check failed (or failslab is not
+ * usable), 2 usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -50,10 +56,17 @@ static int report_budget = 10;
 #define FS		"/sys/kernel/debug/failslab/"
 
 static int duration = 3, probability = 5, inject = 1;
+static uint64_t seed;
 static size_t pg;
 static char *region;
 static atomic_int stop;
 static atomic_llong n_ops, n_enomem, n_corrupt, n_writes, n_segv;
+
+/* What the churning child found, in memory it shares with the parent. */
+struct result {
+	long long enomem, corrupt, locked;	/* locked: vma_lock_success delta */
+};
+static struct result *res;
 
 /* put(path, value): write a string to a sysfs/debugfs/procfs file; 0 or -1 */
 static int put(const char *path, const char *value)
@@ -102,10 +115,10 @@ static int __attribute__((noinline)) probe(volatile uint64_t *p, uint64_t tag, u
 static void *faulter(void *arg)
 {
 	long id = (long)arg;
-	uint64_t seed = 77 + id, seq = 0, got;
+	uint64_t rnd = seed_stream(seed, id), seq = 0, got;
 
 	while (!atomic_load(&stop)) {
-		size_t page = xorshift(&seed) % (NPAGES / NFAULTERS) * NFAULTERS + id;
+		size_t page = xorshift(&rnd) % (NPAGES / NFAULTERS) * NFAULTERS + id;
 		uint64_t tag = ((uint64_t)(id + 1) << 48) | ++seq;
 
 		if (probe((volatile uint64_t *)(region + page * pg), tag, &got)) {
@@ -132,17 +145,17 @@ static void count(long ret)
 /* The churn: every operation here allocates VMAs or maple nodes. */
 static void *churner(void *arg)
 {
-	uint64_t seed = 99;
+	uint64_t rnd = seed_stream(seed, NFAULTERS);
 
 	(void)arg;
 	make_me_fail();
 	while (!atomic_load(&stop)) {
-		size_t a = xorshift(&seed) % NPAGES, n = 1 + xorshift(&seed) % (NPAGES - a);
+		size_t a = xorshift(&rnd) % NPAGES, n = 1 + xorshift(&rnd) % (NPAGES - a);
 		char *p = region + a * pg;
 		void *m;
 		pid_t pid;
 
-		switch (xorshift(&seed) % 5) {
+		switch (xorshift(&rnd) % 5) {
 		case 0:	/* split and merge */
 			count(mprotect(p, n * pg, PROT_READ));
 			count(mprotect(p, n * pg, PROT_READ | PROT_WRITE));
@@ -179,7 +192,10 @@ static void *churner(void *arg)
 	return NULL;
 }
 
-/* The workload, in a child process, so that all its VMAs go at exit. */
+/*
+ * The workload, in a child process, so that all its VMAs go at exit; what
+ * it found goes to *res. Exits 0 unless it could not run.
+ */
 static int child(void)
 {
 	pthread_t f[NFAULTERS], c;
@@ -188,8 +204,10 @@ static int child(void)
 
 	probe_install();
 	region = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (region == MAP_FAILED)
+	if (region == MAP_FAILED) {
+		ktap_diag("child: mmap: %s", strerror(errno));
 		return 1;
+	}
 	for (long i = 0; i < NFAULTERS; i++)
 		pthread_create(&f[i], NULL, faulter, (void *)i);
 	pthread_create(&c, NULL, churner, NULL);
@@ -198,41 +216,54 @@ static int child(void)
 	for (int i = 0; i < NFAULTERS; i++)
 		pthread_join(f[i], NULL);
 	pthread_join(c, NULL);
+	res->enomem = n_enomem;
+	res->corrupt = n_corrupt;
+	res->locked = lock0 < 0 ? 0 : vmstat_read("vma_lock_success") - lock0;
 	ktap_diag("child: operations %lld, ENOMEM %lld, writes %lld, SIGSEGV %lld, corrupt %lld, vma_lock_success +%lld",
-		  n_ops, n_enomem, n_writes, n_segv, n_corrupt, vmstat_read("vma_lock_success") - lock0);
-	if (n_corrupt)
-		return 1;
-	if (!n_enomem) {
-		ktap_diag("FAIL: race not exercised: no operation failed with ENOMEM");
-		return 1;
-	}
-	if (vmstat_read("vma_lock_success") - lock0 <= 0) {
-		ktap_diag("FAIL: race not exercised: no fault under the per-VMA lock");
-		return 1;
-	}
+		  n_ops, res->enomem, n_writes, n_segv, res->corrupt, res->locked);
 	return 0;
+}
+
+static int usage(void)
+{
+	fprintf(stderr, "usage: vma_failslab [-d seconds] [-p probability%%] [--seed N] [--no-race]\n");
+	return 2;
 }
 
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "no-race", no_argument, NULL, 'R' },
+		{ "seed", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
 	long long before, after;
 	char prob[16];
-	int status, ok = 1;
+	int c, status;
 	pid_t pid;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--no-fail"))
-			inject = 0;
-		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
-			duration = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "-p") && i + 1 < argc)
-			probability = atoi(argv[++i]);
-		else {
-			ktap_diag("usage: vma_failslab [-d seconds] [-p probability%%] [--no-fail]");
-			return 2;
+	seed = seed_default();
+	while ((c = getopt_long(argc, argv, "d:p:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': duration = atoi(optarg); break;
+		case 'p': probability = atoi(optarg); break;
+		case 'R': inject = 0; break;
+		case 'S':
+			if (parse_seed(optarg, &seed))
+				return usage();
+			break;
+		default: return usage();
 		}
 	}
+	if (optind < argc || duration < 1 || probability < 0 || probability > 100)
+		return usage();
+	ksft_print_header();
+	ksft_set_plan(5);
+	ktap_diag("seed %llu, injection %s", (unsigned long long)seed, inject ? "on" : "off");
 	pg = sysconf(_SC_PAGESIZE);
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	snprintf(prob, sizeof(prob), "%d", probability);
 	/*
 	 * Filters first, probability last: with a probability and no filter
@@ -244,15 +275,14 @@ int main(int argc, char **argv)
 	    put("/sys/kernel/slab/vm_area_struct/failslab", "1") ||
 	    put("/sys/kernel/slab/maple_node/failslab", "1") ||
 	    put(FS "verbose", "0") || put(FS "ignore-gfp-wait", "N") ||
-	    put(FS "times", "-1") || put(FS "interval", "1") || put(FS "probability", prob)) {
-		ktap_diag("FAIL: failslab is not usable (CONFIG_FAILSLAB, FAULT_INJECTION_DEBUG_FS, slab_nomerge)");
-		return 1;
-	}
+	    put(FS "times", "-1") || put(FS "interval", "1") || put(FS "probability", prob))
+		ksft_exit_fail_msg("failslab is not usable (CONFIG_FAILSLAB, FAULT_INJECTION_DEBUG_FS, slab_nomerge)\n");
 	before = vma_objects();
 	pid = fork();
 	if (pid == 0)
 		_exit(child());
-	waitpid(pid, &status, 0);
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		ksft_exit_fail_msg("fork/waitpid: %s\n", strerror(errno));
 	injection_off();
 	after = vma_objects();
 	/*
@@ -265,16 +295,18 @@ int main(int argc, char **argv)
 		after = vma_objects();
 	}
 	ktap_diag("vm_area_struct objects in use: before %lld, after %lld", before, after);
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		ktap_diag("FAIL: the churning child failed (status %#x)", status);
-		ok = 0;
-	}
-	if (before < 0 || after < 0) {
-		ktap_diag("FAIL: cannot count vm_area_struct objects (CONFIG_SLUB_DEBUG)");
-		ok = 0;
-	} else if (after > before) {
-		ktap_diag("FAIL: %lld vm_area_struct objects leaked", after - before);
-		ok = 0;
-	}
-	return ok ? 0 : 1;
+	ktap_check(WIFEXITED(status) && !WEXITSTATUS(status), "churning child exited cleanly",
+		   "the churning child failed (status %#x)", status);
+	ktap_check(!res->corrupt, "data intact", "%lld corrupted read-backs", res->corrupt);
+	ktap_check(res->enomem > 0, "race exercised",
+		   "race not exercised: no operation failed with ENOMEM");
+	ktap_check(res->locked > 0, "faults under the per-VMA lock",
+		   "no fault was served under the per-VMA lock");
+	if (before < 0 || after < 0)
+		ktap_check(0, "no vm_area_struct leaked",
+			   "cannot count vm_area_struct objects (CONFIG_SLUB_DEBUG)");
+	else
+		ktap_check(after <= before, "no vm_area_struct leaked",
+			   "%lld vm_area_struct objects leaked", after - before);
+	ksft_finished();
 }

@@ -27,15 +27,22 @@
  *             previous one.
  *
  * Anything else read back is corruption: the test fails. Self-check: the
- * mutator changed the region, faults were served under the per-VMA lock
- * (vma_lock_success grew), and the mode's race evidence is there (faults
- * that met a changed VMA, snapshots checked, maps read during changes).
- * --no-race runs without the mutator: it must fail "race not exercised".
+ * mutator changed the region and the mode's race evidence is there (faults
+ * that met a changed VMA, snapshots checked, maps read during changes),
+ * else "race not exercised"; and faults were served under the per-VMA lock
+ * (vma_lock_success grew). --no-race runs without the mutator: it must
+ * fail the "race exercised" check.
  *
- * Usage: vma_race MODE [-t faulters] [-d seconds] [--no-race]
+ * Output: KTAP (kselftest.h), one result per check: "data intact", "race
+ * exercised", "faults under the per-VMA lock".
+ *
+ * Usage: vma_race MODE [-t faulters] [-d seconds] [--seed N] [--no-race]
+ * The seed of the threads' random choices is printed at the start.
+ * Exit: 0 every check passed, 1 a check failed, 2 usage.
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -63,6 +70,7 @@ enum legal { L_TAG = 1, L_ZERO = 2, L_SEGV = 4 };
 
 static const char *mode;
 static int nfaulters = 2, duration = 3, race = 1, legal;
+static uint64_t seed;
 static size_t pg;
 static char *region, *parking, *canary;
 static atomic_int stop;
@@ -91,14 +99,14 @@ static void corrupt(const char *what, size_t page, uint64_t tag, uint64_t got)
 static void *faulter(void *arg)
 {
 	long id = (long)arg;
-	uint64_t seed = 0x9e3779b97f4a7c15ULL * (id + 1), seq = 0, old, got;
+	uint64_t rnd = seed_stream(seed, id), seq = 0, old, got;
 	uint64_t last[NPAGES];
 
 	/* Pages start zero-filled: that is what a first visit must find. */
 	for (int i = 0; i < NPAGES; i++)
 		last[i] = 0;
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
-		size_t page = xorshift(&seed) % (NPAGES / nfaulters) * nfaulters + id;
+		size_t page = xorshift(&rnd) % (NPAGES / nfaulters) * nfaulters + id;
 		volatile uint64_t *p = (volatile uint64_t *)(region + page * pg);
 		uint64_t tag = ((uint64_t)(id + 1) << 48) | ++seq;
 
@@ -131,10 +139,10 @@ static void *faulter(void *arg)
 	return NULL;
 }
 
-/* sub(&seed, &off, &len): a random page-aligned sub-range of the region */
-static void sub(uint64_t *seed, size_t *off, size_t *len)
+/* sub(&rnd, &off, &len): a random page-aligned sub-range of the region */
+static void sub(uint64_t *rnd, size_t *off, size_t *len)
 {
-	size_t a = xorshift(seed) % NPAGES, b = xorshift(seed) % NPAGES;
+	size_t a = xorshift(rnd) % NPAGES, b = xorshift(rnd) % NPAGES;
 
 	if (a > b) {
 		size_t t = a;
@@ -146,29 +154,29 @@ static void sub(uint64_t *seed, size_t *off, size_t *len)
 	*len = (b - a + 1) * pg;
 }
 
-static void mut_mprotect(uint64_t *seed)
+static void mut_mprotect(uint64_t *rnd)
 {
 	size_t off, len;
 
-	sub(seed, &off, &len);
+	sub(rnd, &off, &len);
 	mprotect(region + off, len, PROT_READ);
 	mprotect(region + off, len, PROT_READ | PROT_WRITE);
 }
 
-static void mut_madvise(uint64_t *seed)
+static void mut_madvise(uint64_t *rnd)
 {
 	size_t off, len;
 
-	sub(seed, &off, &len);
+	sub(rnd, &off, &len);
 	madvise(region + off, len, MADV_DONTNEED);
 }
 
-static void mut_mremap(uint64_t *seed)
+static void mut_mremap(uint64_t *rnd)
 {
 	size_t off, len;
 	void *p;
 
-	sub(seed, &off, &len);
+	sub(rnd, &off, &len);
 	p = mremap(region + off, len, len, MREMAP_MAYMOVE | MREMAP_FIXED, parking);
 	if (p == MAP_FAILED)
 		return;
@@ -179,9 +187,9 @@ static void mut_mremap(uint64_t *seed)
 	}
 }
 
-static void mut_resize(uint64_t *seed)
+static void mut_resize(uint64_t *rnd)
 {
-	size_t keep = (1 + xorshift(seed) % (NPAGES - 1)) * pg;
+	size_t keep = (1 + xorshift(rnd) % (NPAGES - 1)) * pg;
 
 	if (mremap(region, NPAGES * pg, keep, 0) == MAP_FAILED)
 		return;
@@ -198,9 +206,9 @@ static void mut_resize(uint64_t *seed)
 }
 
 /* One fork: the child must see the canary as it was at fork time. */
-static void mut_fork(uint64_t *seed)
+static void mut_fork(uint64_t *rnd)
 {
-	uint64_t gen = xorshift(seed) | 1;
+	uint64_t gen = xorshift(rnd) | 1;
 	int status;
 	pid_t pid;
 
@@ -242,15 +250,14 @@ static void *short_thread(void *arg)
 	return NULL;
 }
 
-static void mut_threads(uint64_t *seed)
+static void mut_threads(uint64_t *rnd)
 {
 	pthread_t t;
 	pthread_attr_t a;
 
-	(void)seed;
 	pthread_attr_init(&a);
 	/* A fresh stack mapping each time (no cached stacks of that size). */
-	pthread_attr_setstacksize(&a, (64 + xorshift(seed) % 64) * 4096);
+	pthread_attr_setstacksize(&a, (64 + xorshift(rnd) % 64) * 4096);
 	if (!pthread_create(&t, &a, short_thread, NULL)) {
 		pthread_join(t, NULL);
 		atomic_fetch_add(&n_evidence, 1);
@@ -298,38 +305,54 @@ static void *maps_reader(void *arg)
 
 static void *mutator(void *arg)
 {
-	uint64_t seed = 0x1234567;
+	uint64_t rnd = seed_stream(seed, MAX_FAULTERS);
 	void (*fn)(uint64_t *) = arg;
 
 	while (!atomic_load(&stop)) {
-		fn(&seed);
+		fn(&rnd);
 		atomic_fetch_add(&n_mut, 1);
 	}
 	return NULL;
 }
 
+static int usage(void)
+{
+	fprintf(stderr, "usage: vma_race mprotect|madvise|mremap|resize|fork|threads|maps\n"
+		"                [-t faulters (divides %d)] [-d seconds] [--seed N] [--no-race]\n",
+		NPAGES);
+	return 2;
+}
+
 int main(int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "no-race", no_argument, NULL, 'R' },
+		{ "seed", required_argument, NULL, 'S' },
+		{ NULL, 0, NULL, 0 },
+	};
 	long long lock0, lock1;
 	void (*fn)(uint64_t *) = NULL;
 	pthread_t th[MAX_FAULTERS], mt, rt;
 	long long evidence;
 	const char *why;
-	int ok = 1, maps = 0;
+	int c, maps = 0;
 	double end;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "--no-race"))
-			race = 0;
-		else if (!strcmp(argv[i], "-t") && i + 1 < argc)
-			nfaulters = atoi(argv[++i]);
-		else if (!strcmp(argv[i], "-d") && i + 1 < argc)
-			duration = atoi(argv[++i]);
-		else if (!mode && argv[i][0] != '-')
-			mode = argv[i];
-		else
-			mode = NULL, i = argc;
+	seed = seed_default();
+	while ((c = getopt_long(argc, argv, "t:d:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 't': nfaulters = atoi(optarg); break;
+		case 'd': duration = atoi(optarg); break;
+		case 'R': race = 0; break;
+		case 'S':
+			if (parse_seed(optarg, &seed))
+				return usage();
+			break;
+		default: return usage();
+		}
 	}
+	if (optind == argc - 1)
+		mode = argv[optind];
 	if (mode && !strcmp(mode, "mprotect"))
 		fn = mut_mprotect, legal = L_TAG | L_SEGV;
 	else if (mode && !strcmp(mode, "madvise"))
@@ -345,20 +368,18 @@ int main(int argc, char **argv)
 	else if (mode && !strcmp(mode, "maps"))
 		fn = mut_mprotect, legal = L_TAG | L_SEGV, maps = 1;
 	if (!fn || nfaulters < 1 || nfaulters > MAX_FAULTERS || NPAGES % nfaulters ||
-	    duration < 1) {
-		ktap_diag("usage: vma_race mprotect|madvise|mremap|resize|fork|threads|maps [-t faulters (divides %d)] [-d seconds] [--no-race]",
-			  NPAGES);
-		return 2;
-	}
+	    duration < 1)
+		return usage();
+	ksft_print_header();
+	ksft_set_plan(3);
+	ktap_diag("seed %llu", (unsigned long long)seed);
 	pg = sysconf(_SC_PAGESIZE);
 	region = mmap(NULL, NPAGES * pg, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	parking = mmap(NULL, NPAGES * pg, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	canary = mmap(NULL, CANARY_PAGES * pg, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (region == MAP_FAILED || parking == MAP_FAILED || canary == MAP_FAILED) {
-		ktap_diag("mmap: %s", strerror(errno));
-		return 1;
-	}
+	if (region == MAP_FAILED || parking == MAP_FAILED || canary == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
 	probe_install();
 
 	ktap_diag("mode %s, faulters %d, %d s, mutator %s", mode, nfaulters, duration,
@@ -402,17 +423,10 @@ int main(int argc, char **argv)
 	ktap_diag("writes %lld, zero %lld, SIGSEGV %lld, corrupt %lld, mutations %lld",
 		  n_writes, n_zero, n_segv, n_corrupt, n_mut);
 	ktap_diag("%s: %lld; vma_lock_success +%lld", why, evidence, lock1 - lock0);
-	if (n_corrupt) {
-		ktap_diag("FAIL: %lld corrupted results", n_corrupt);
-		ok = 0;
-	}
-	if (!n_mut || !evidence) {
-		ktap_diag("FAIL: race not exercised (%s: %lld, mutations %lld)", why, evidence, n_mut);
-		ok = 0;
-	}
-	if (lock0 < 0 || lock1 - lock0 <= 0) {
-		ktap_diag("FAIL: race not exercised: no fault was served under the per-VMA lock");
-		ok = 0;
-	}
-	return ok ? 0 : 1;
+	ktap_check(!n_corrupt, "data intact", "%lld corrupted results", n_corrupt);
+	ktap_check(n_mut && evidence, "race exercised", "race not exercised (%s: %lld, mutations %lld)",
+		   why, evidence, n_mut);
+	ktap_check(lock0 >= 0 && lock1 - lock0 > 0, "faults under the per-VMA lock",
+		   "no fault was served under the per-VMA lock");
+	ksft_finished();
 }

@@ -13,8 +13,8 @@
  * newline (a string parameter would keep it); an empty VALUE is written as
  * one NUL byte, which stores the empty string (sysfs ignores empty writes).
  * Exit: PROG's status; 2 bad arguments or an unknown knob or value; 4 the
- * kernel has no vmrc_debug parameters (KTAP SKIP); 1 PROG passed but a knob
- * could not be restored; 127 PROG could not be run.
+ * kernel has no vmrc_debug parameters (KSFT_SKIP: KTAP SKIP); 1 PROG passed
+ * but a knob could not be restored; 127 PROG could not be run.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -80,7 +80,7 @@ int main(int argc, char **argv)
 		return usage("no -- PROG");
 	if (stat(DIR "/parameters", &st)) {
 		fprintf(stderr, "vmrc_debug: kernel without the vmrc_debug patches (no " DIR ")\n");
-		return KTAP_SKIP;
+		return KSFT_SKIP;
 	}
 	for (int k = 0; k < n; k++) {
 		const char *val = name[k] + strlen(name[k]) + 1;
