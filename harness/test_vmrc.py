@@ -58,7 +58,7 @@ class Plans(TempDir):
                          ['first 5 /bin/x -d 1', 'middle 10 /bin/y a b', 'last 0 /bin/z'])
 
     def test_project_plans(self):
-        dirs = [os.path.join(TOP, 'guest', 'plans')]
+        dirs = [os.path.join(TOP, 'guest', 'runner', 'plans')]
         names = vmrc.plan_names(dirs)
         self.assertIn('check', names)
         for name in names:

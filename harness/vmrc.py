@@ -83,7 +83,7 @@ def plan_dirs():
     """Where plans are looked up, in order: the checkout's, then generated
     ones (bin/soak)."""
     work = os.environ.get('VMRC_WORK') or os.path.join(TOP, '.work')
-    return [os.path.join(TOP, 'guest', 'plans'), os.path.join(work, 'plans')]
+    return [os.path.join(TOP, 'guest', 'runner', 'plans'), os.path.join(work, 'plans')]
 
 
 def plan_names(dirs):
