@@ -234,7 +234,7 @@ class KtapNested(unittest.TestCase):
 class Console(TempDir):
     def scan(self, text, benign=''):
         log = self.write('c.log', text)
-        return vmrc.scan_console(log, vmrc.load_patterns(os.path.join(TOP, 'harness', 'splats')),
+        return vmrc.scan_console(log, vmrc.load_patterns(vmrc.SPLATS),
                                  vmrc.load_benign(self.write('benign', benign)))
 
     def test_canned_logs(self):
@@ -252,6 +252,13 @@ class Console(TempDir):
     def test_a_line_counts_once_in_its_first_category(self):
         splats = self.scan('WARNING: CPU: 0 PID: 1 at mm/x.c:1 f\nkernel BUG at mm/x.c:2!\n')
         self.assertEqual([(s.category, s.count) for s in splats], [('warning', 1), ('bug', 1)])
+
+    def test_default_lists(self):
+        # bin/scan-console without PATTERNS and BENIGN reads configs/console/
+        self.assertEqual(vmrc.SPLATS, os.path.join(TOP, 'configs', 'console', 'splats'))
+        self.assertEqual(vmrc.BENIGN, os.path.join(TOP, 'configs', 'console', 'benign'))
+        rc, out = run_bin('scan-console', os.path.join(TESTS, 'console', 'refcount.log'))
+        self.assertEqual((rc, out.split('\n')[0]), (1, 'refcount 1 | refcount_t: underflow; use-after-free.'))
 
     def test_benign_and_clean(self):
         self.assertEqual(self.scan('WARNING: CPU: 0 PID: 1 at drivers/ok.c:1 f\n', 'drivers/ok\\.c'), [])

@@ -439,6 +439,11 @@ def compile_re(regex, where):
         raise Die(E_USAGE, f'{where}: bad regex {regex!r}: {e}') from None
 
 
+# The console patterns are data, kept with the scenarios they judge.
+SPLATS = os.path.join(TOP, 'configs', 'console', 'splats')
+BENIGN = os.path.join(TOP, 'configs', 'console', 'benign')
+
+
 def load_patterns(path):
     """[(category, regex)] from "category<TAB>regex" lines ('#': comment)."""
     if not os.path.isfile(path):
@@ -485,8 +490,7 @@ def scan_console(path, patterns, benign):
 
 
 def console_splats(path, patterns=None, benign=None):
-    return scan_console(path, load_patterns(patterns or os.path.join(TOP, 'harness', 'splats')),
-                        load_benign(benign or os.path.join(TOP, 'harness', 'benign')))
+    return scan_console(path, load_patterns(patterns or SPLATS), load_benign(benign or BENIGN))
 
 
 def cmd_scan_console(args):
@@ -962,7 +966,7 @@ def first_line(path):
 def selftest_console(log_path):
     benign = log_path[:-len('.log')] + '.benign'
     if not os.path.isfile(benign):
-        benign = os.path.join(TOP, 'harness', 'benign')
+        benign = BENIGN
     splats = console_splats(log_path, None, benign)
     got = sorted(s.category for s in splats) or ['clean']
     want = sorted(l for l in read_lines(log_path[:-len('.log')] + '.expect') if l)
