@@ -1,10 +1,10 @@
 # vm-refcnt: the per-VMA lock as a reference count, for Linux 6.12.
-# Every target is one script in bin/; see README.md for the details.
+# Every target is one script in bin/; docs/commands.md says what each does.
 #
 #   make                 apply, build PLAIN, boot, run the default workload
 #   make check           the test suite (what CI runs)
 #   make run SCENARIO=LOCKDEP PLAN=check [PROG=fault_munmap] [BASE=1]
-#   make bench [ROUNDS=5]   base vs patched benchmarks, published to README
+#   make bench [ROUNDS=5]   base vs patched benchmarks, published to docs/
 #   make tree / make export      the developer loop
 SCENARIO ?= PLAIN
 PLAN ?= check

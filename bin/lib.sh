@@ -19,7 +19,7 @@ VMRC_RESULTS=${VMRC_RESULTS:-$TOP/results}
 SRC=$VMRC_CACHE/src             # harness-owned kernel tree (base repo)
 JOBS=${JOBS:-$(nproc)}
 
-# Exit codes shared by all scripts (documented in README.md).
+# Exit codes shared by all scripts (documented in docs/commands.md).
 E_USAGE=2      # bad arguments, unknown scenario/program
 E_ENV=3        # missing package, unusable tool, dirty tree we must not touch
 E_APPLY=4      # a patch does not apply

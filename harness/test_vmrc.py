@@ -440,18 +440,26 @@ class Bench(TempDir):
         self.write('run/lockstat.txt', 'wall r1 base: f x=1\nwall r2 base: f x=2\n')
         vmrc.bench_report(run)
         top = os.path.join(self.tmp, 'top')
-        self.write('top/README.md', 'before\n<!-- bench:begin -->\nold\n<!-- bench:end -->\nafter\n')
         os.makedirs(os.path.join(top, 'cover'))
+        with self.assertRaises(vmrc.Die) as e:      # no page to publish into
+            vmrc.bench_publish(run, top)
+        self.assertEqual(e.exception.code, vmrc.E_USAGE)
+        self.write('top/docs/benchmarks.md', 'before\n<!-- bench:begin -->\nold\n<!-- bench:end -->\nafter\n')
+        self.write('top/README.md', 'readme\n')
         with redirect_stderr(io.StringIO()):
             vmrc.bench_publish(run, top)
-        with open(os.path.join(top, 'README.md')) as f:
-            readme = f.read().splitlines()
-        self.assertEqual((readme[0], readme[1], readme[-2], readme[-1]),
+        with open(os.path.join(top, 'docs', 'benchmarks.md')) as f:
+            page = f.read().splitlines()
+        self.assertEqual((page[0], page[1], page[-2], page[-1]),
                          ('before', '<!-- bench:begin -->', '<!-- bench:end -->', 'after'))
-        self.assertNotIn('old', readme)
-        self.assertIn('### Wall clock (multi-threaded TCG, 2 vCPUs)', readme)
-        self.assertIn('wall base: f x=1', readme)
-        self.assertNotIn('wall r2 base: f x=2', readme)
+        self.assertNotIn('old', page)
+        self.assertIn('### Wall clock (multi-threaded TCG, 2 vCPUs)', page)
+        self.assertIn('wall base: f x=1', page)
+        self.assertNotIn('wall r2 base: f x=2', page)
+        # links relative to docs/, where the page is
+        self.assertIn('![ratio patched/base per benchmark](bench/figure.svg)', page)
+        with open(os.path.join(top, 'README.md')) as f:
+            self.assertEqual(f.read(), 'readme\n')
         with open(os.path.join(top, 'cover', 'benchmarks.md')) as f:
             cover = f.read()
         self.assertIn('  missing                  ns/op     missing', cover)

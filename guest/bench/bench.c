@@ -574,8 +574,8 @@ static void bench_uprobe(void)
 	/*
 	 * The first hit in an mm creates its XOL area under mmap_write_lock.
 	 * Take it here, alone: under -icount a hitter waiting for that lock
-	 * was seen starved for minutes by the churning thread (README, Known
-	 * issues; prehit=0 reproduces it), and it is not what is measured.
+	 * was seen starved for minutes by the churning thread (docs/testing.md,
+	 * Known issues; prehit=0 reproduces it), and it is not what is measured.
 	 */
 	if (opt_prehit) {
 		bench_probed(0);
