@@ -2,11 +2,16 @@
  * vm_refcnt.pml - the per-VMA lock protocol (vm_refcnt, the reader-exclusion
  * flag, the writer's wait) as a Promela model for spin.
  *
- * The count is scaled down: F (VMA_LOCK_OFFSET) = 8, LIMIT = F - 1, so the
- * reader limit is reachable. NREADERS readers each try the read lock a few
- * times; one writer (holding "mmap_lock") write-locks the VMA, then detaches
- * it, and the object is reused: attached again, as a new VMA of another mm
- * (gen counts the incarnations; a reader that took a reference must check it).
+ * refcnt is vm_refcnt: its values mean what the comment on that field in
+ * struct vm_area_struct says (include/linux/mm_types.h, added by patch 11
+ * of patches/), the one place they are described; docs/design.md has the
+ * rest of the design. The count is scaled down: F (VMA_LOCK_OFFSET) = 8,
+ * LIMIT = F - 1 (VMA_REF_LIMIT), so the reader limit is reachable.
+ *
+ * NREADERS readers each try the read lock a few times; one writer (holding
+ * "mmap_lock") write-locks the VMA, then detaches it, and the object is
+ * reused: attached again, as a new VMA of another mm (gen counts the
+ * incarnations; a reader that took a reference must check it).
  *
  * Properties (assertions; spin also reports invalid end states, i.e. a
  * process blocked forever, such as a writer waiting with no reader left):
