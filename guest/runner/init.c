@@ -11,10 +11,11 @@
  *	name  timeout_seconds  /path/to/program [args...]
  * A timeout of 0 means "no timeout" (used only by the hung-guest negative
  * control). The files are flat: bin/initramfs resolves the "@include OTHER"
- * lines of the source plans (harness/vmrc.py). Each test runs in its own process group with stdout and stderr
- * on the KTAP channel; past its timeout the whole group is killed and the
- * test is reported "not ok ... # TIMEOUT" (with a SysRq task dump on the
- * console first, if the kernel has SysRq). Exit 0 is ok, 4 is SKIP, any
+ * lines of the source plans (harness/vmrc.py). Each test runs in its own
+ * process group with stdout and stderr on the KTAP channel; past its
+ * timeout the whole group is killed and the test is reported "not ok ...
+ * # TIMEOUT" (with a SysRq task dump on the console first, if the kernel
+ * has SysRq). Exit 0 is ok, 4 is SKIP, any
  * other exit or a signal is "not ok".
  *
  * A test's stdout and stderr reach the KTAP channel through a pipe: init
