@@ -403,7 +403,9 @@ class Bench(TempDir):
             report = f.read().splitlines()
         self.assertEqual(report[0], f'# Benchmarks: patched / unpatched {vmrc.base_tag()}')
         slower = [r for r in rows if r.bench == 'slower'][0]
-        self.assertEqual(report.count(f'| slower | ns/op | 100 | 120 | **1.200** * | '
+        self.assertEqual(slower.sig, '*', 'summary.csv: this run excludes 1.0')
+        # one run: its interval excludes 1.0, and still no star in the table
+        self.assertEqual(report.count(f'| slower | ns/op | 100 | 120 | 1.200 | '
                                       f'{float(slower.lo):.3f}-{float(slower.hi):.3f} | 5+5 |'), 1, report)
         self.assertIn('| missing | ns/op | | | missing | | 5+0 |', report)
         self.assertIn('## Wall clock (multi-threaded TCG, 2 vCPUs)', report)
@@ -442,12 +444,12 @@ class Bench(TempDir):
         top = os.path.join(self.tmp, 'top')
         os.makedirs(os.path.join(top, 'cover'))
         with self.assertRaises(vmrc.Die) as e:      # no page to publish into
-            vmrc.bench_publish(run, top)
+            vmrc.bench_publish(run, top=top)
         self.assertEqual(e.exception.code, vmrc.E_USAGE)
         self.write('top/docs/benchmarks.md', 'before\n<!-- bench:begin -->\nold\n<!-- bench:end -->\nafter\n')
         self.write('top/README.md', 'readme\n')
         with redirect_stderr(io.StringIO()):
-            vmrc.bench_publish(run, top)
+            vmrc.bench_publish(run, top=top)
         with open(os.path.join(top, 'docs', 'benchmarks.md')) as f:
             page = f.read().splitlines()
         self.assertEqual((page[0], page[1], page[-2], page[-1]),
@@ -462,11 +464,238 @@ class Bench(TempDir):
             self.assertEqual(f.read(), 'readme\n')
         with open(os.path.join(top, 'cover', 'benchmarks.md')) as f:
             cover = f.read()
-        self.assertIn('  missing                  ns/op     missing', cover)
+        self.assertIn('  missing                  ns/op       missing', cover)
+        self.assertIn('  faster                   instr/op            1003          903   0.900  [0.897-0.903]', cover)
+        self.assertIn('One run only: no ratio is marked significant.', cover)
+        self.assertIn('| faster | instr/op | 1003 | 903 | 0.900 | 0.897-0.903 | 5+5 |', page)
         self.assertTrue(os.path.isfile(os.path.join(top, 'docs', 'bench', 'samples.csv')))
         self.write('run/bench.info', 'plan-wall bench_smoke\n')
         with self.assertRaises(vmrc.Die):
-            vmrc.bench_publish(run, top)
+            vmrc.bench_publish(run, top=top)
+
+
+def samples_csv(boots):
+    """samples.csv text from BOOTS {(mode, bench, unit, kernel): [a value
+    per boot]}, one repetition per boot (so its value is the boot's)."""
+    lines = ['mode,round,kernel,bench,unit,rep,value']
+    for (mode, bench, unit, kernel), values in boots.items():
+        lines += [f'{mode},{r},{kernel},{bench},{unit},1,{v}' for r, v in enumerate(values, 1)]
+    return '\n'.join(lines) + '\n'
+
+
+FLAT = [100, 101, 99, 100, 102]
+
+
+def shifted(values, factor):
+    return [round(v * factor, 3) for v in values]
+
+
+# Two runs, one of each boot order: per row, where each interval lies
+RUN_A = {   # base-first
+    ('wall', 'both-below', 'ns/op', 'base'): FLAT, ('wall', 'both-below', 'ns/op', 'patched'): shifted(FLAT, 0.8),
+    ('wall', 'opposite', 'ns/op', 'base'): FLAT, ('wall', 'opposite', 'ns/op', 'patched'): shifted(FLAT, 1.2),
+    ('wall', 'one-across', 'ns/op', 'base'): FLAT, ('wall', 'one-across', 'ns/op', 'patched'): shifted(FLAT, 0.9),
+    # patched: 70-71 and 90-92, both sides below 1.0 otherwise
+    ('wall', 'split', 'ns/op', 'base'): FLAT, ('wall', 'split', 'ns/op', 'patched'): [70, 90, 71, 91, 92],
+    ('icount', 'both-below', 'ns/fault', 'base'): FLAT, ('icount', 'both-below', 'ns/fault', 'patched'): shifted(FLAT, 0.8),
+    ('icount', 'rate', 'hits/s', 'base'): FLAT, ('icount', 'rate', 'hits/s', 'patched'): shifted(FLAT, 1.1),
+}
+RUN_B = dict(RUN_A)    # patched-first
+RUN_B.update({
+    ('wall', 'opposite', 'ns/op', 'patched'): shifted(FLAT, 0.8),
+    ('wall', 'one-across', 'ns/op', 'patched'): [90, 110, 95, 105, 100],
+    ('wall', 'split', 'ns/op', 'patched'): shifted(FLAT, 0.8),
+})
+
+
+class BenchRules(TempDir):
+    """The three rules of the tables: icount units are instructions, a star
+    needs both boot orders to agree, a bimodal row is flagged, not starred."""
+
+    def make_run(self, name, boots, order='base-first', other=None):
+        d = os.path.join(self.tmp, name)
+        self.write(f'{name}/samples.csv', samples_csv(boots))
+        self.write(f'{name}/lockstat.txt', '')
+        self.write(f'{name}/bench.info', f'scenario PLAIN\nplan-wall bench\nrounds 5\norder {order}\ndate D\n')
+        vmrc.bench_report(d, other)
+        return d
+
+    def lines(self, path):
+        with open(path) as f:
+            return f.read().splitlines()
+
+    def pair(self):
+        b = self.make_run('b', RUN_B, 'patched-first')
+        return self.make_run('a', RUN_A, 'base-first', b), b
+
+    def interval(self, run, mode, bench):
+        r = [r for r in vmrc.read_summary(os.path.join(run, 'summary.csv')) if (r.mode, r.bench) == (mode, bench)][0]
+        return f'{float(r.lo):.3f}-{float(r.hi):.3f}'
+
+    def row(self, table, bench):
+        """The first table row of BENCH in TABLE (lines of a report)."""
+        return next(l for l in table if l.startswith(f'| {bench} |'))
+
+    # ---- units
+
+    def test_units_shown(self):
+        for mode, unit, shown in (('icount', 'ns/fault', 'instr/fault'), ('icount', 'hits/s', 'hits/Ginstr'),
+                                  ('icount', 'ns', 'instr'), ('icount', 'B/vma', 'B/vma'),
+                                  ('icount', 'us/op', 'kinstr/op'), ('wall', 'ns/op', 'ns/op'),
+                                  ('wall', 'hits/s', 'hits/s')):
+            with self.subTest(mode=mode, unit=unit):
+                self.assertEqual(vmrc.shown_unit(mode, unit), shown)
+
+    def test_icount_units_everywhere_but_the_csv_files(self):
+        a, b = self.pair()
+        report = self.lines(os.path.join(a, 'report.md'))
+        icount = report[report.index(next(l for l in report if l.startswith('## Instruction count'))):]
+        icount = icount[:icount.index('## Bimodal rows')]
+        self.assertTrue(self.row(icount, 'both-below').startswith('| both-below | instr/fault | 100 | 80.0 |'))
+        self.assertTrue(self.row(icount, 'rate').startswith('| rate | hits/Ginstr | 100 | 110 |'))
+        self.assertFalse([l for l in icount if 'ns/' in l or 'hits/s' in l], icount)
+        self.assertTrue(self.row(report, 'both-below').startswith('| both-below | ns/op |'), 'wall keeps ns')
+        out, _ = vmrc.bench_compare(a, b)
+        self.assertEqual([l.split()[:3] for l in out if l.startswith('icount')],
+                         [['icount', 'both-below', 'instr/fault'], ['icount', 'rate', 'hits/Ginstr']])
+        cover = vmrc.cover_section(a, vmrc.read_summary(os.path.join(a, 'summary.csv')), 'T', b)
+        self.assertEqual([l.split()[:2] for l in cover[cover.index('icount:') + 2:]],
+                         [['both-below', 'instr/fault'], ['rate', 'hits/Ginstr']])
+        with open(os.path.join(a, 'figure.gp')) as f:
+            self.assertIn("title 'icount (instructions)'", f.read())
+        # the data files keep the unit the guest printed
+        for name in ('samples.csv', 'summary.csv'):
+            icount_units = {l.split(',')[2 if name == 'summary.csv' else 4]
+                            for l in self.lines(os.path.join(a, name)) if l.startswith('icount,')}
+            self.assertEqual(icount_units, {'ns/fault', 'hits/s'}, name)
+
+    # ---- stars
+
+    def test_mark(self):
+        def row(lo, hi, base='', patched=''):
+            return vmrc.Summary('wall', 'x', 'ns/op', '5', '5', '1', '1', '1', lo, hi, '', base, patched)
+        below, above, across = row('0.8', '0.9'), row('1.1', '1.2'), row('0.9', '1.1')
+        self.assertEqual(vmrc.mark(below, row('0.85', '0.95')), '*')
+        self.assertEqual(vmrc.mark(above, row('1.01', '1.3')), '*')
+        self.assertEqual(vmrc.mark(below, None), '', 'one run alone never stars')
+        self.assertEqual(vmrc.mark(above, None), '')
+        self.assertEqual(vmrc.mark(below, above), '', 'opposite sides')
+        self.assertEqual(vmrc.mark(below, across), '')
+        self.assertEqual(vmrc.mark(across, below), '')
+        self.assertEqual(vmrc.mark(across, across), '')
+        self.assertEqual(vmrc.mark(row('0.8', '0.9', patched='1-2 (2) | 5-6 (3)'), below), 'bimodal')
+        self.assertEqual(vmrc.mark(below, row('0.8', '0.9', base='1-2 (2) | 5-6 (3)')), 'bimodal')
+        self.assertEqual(vmrc.mark(row('0.8', '0.9', '?', '?'), below), '*', "'?': not checked, no flag")
+
+    def test_one_run_stars_nothing(self):
+        a = self.make_run('a', RUN_A)
+        report = self.lines(os.path.join(a, 'report.md'))
+        rows = vmrc.read_summary(os.path.join(a, 'summary.csv'))
+        self.assertEqual([r.bench for r in rows if r.sig == '*' and r.mode == 'wall'],
+                         ['both-below', 'opposite', 'one-across', 'split'], 'each excludes 1.0 in this run')
+        self.assertFalse([l for l in report if l.startswith('| ') and '*' in l], report)
+        self.assertIn('One run only: no ratio is starred, whatever its interval. A star needs a', report)
+        self.assertEqual(self.row(report, 'opposite'),
+                         f"| opposite | ns/op | 100 | 120 | 1.200 | {self.interval(a, 'wall', 'opposite')} | 5+5 |")
+        cover = vmrc.cover_section(a, rows, 'T')
+        self.assertFalse([l for l in cover if l.startswith('  ') and '*' in l], cover)
+
+    def test_two_runs_star_only_what_both_show(self):
+        a, b = self.pair()
+        report = self.lines(os.path.join(a, 'report.md'))
+        self.assertIn('| benchmark | unit | base | patched | ratio (base-first) | 95% interval '
+                      '| ratio (patched-first) | 95% interval | boots |', report)
+        starred = [l.split(' | ')[0][2:] + ' ' + l.split(' | ')[4] for l in report if l.startswith('| ') and '*' in l]
+        self.assertEqual(starred, ['both-below **0.800** *', 'both-below **0.800** *', 'rate **1.100** *'], report)
+        self.assertEqual(self.row(report, 'opposite'),
+                         f"| opposite | ns/op | 100 | 120 | 1.200 | {self.interval(a, 'wall', 'opposite')} "
+                         f"| 0.800 | {self.interval(b, 'wall', 'opposite')} | 5+5 / 5+5 |")
+        self.assertIn('| one-across | ns/op | 100 | 90.0 | 0.900 |', self.row(report, 'one-across'))
+        out, agree = vmrc.bench_compare(a, b)
+        marks = {l.split()[1]: l.split(']')[2][2:9].strip() for l in out if l.startswith('wall')}
+        self.assertEqual(marks, {'both-below': '*', 'opposite': '', 'one-across': '', 'split': 'bimodal'}, out)
+        self.assertIn('mark: 3 rows * (both intervals exclude 1.0 on the same side), 1 bimodal', out)
+        cover = vmrc.cover_section(a, vmrc.read_summary(os.path.join(a, 'summary.csv')), 'T', b)
+        self.assertEqual([l.split()[0] for l in cover if l.startswith('  ') and '*' in l],
+                         ['both-below', 'both-below', 'rate'])
+
+    def test_the_second_run_must_have_the_other_order(self):
+        b = self.make_run('b', RUN_B, 'base-first')
+        for order in ('base-first', 'unknown'):
+            with self.subTest(order=order), self.assertRaises(vmrc.Die) as e:
+                self.make_run('a' + order, RUN_A, order, b)
+            self.assertEqual(e.exception.code, vmrc.E_USAGE)
+            self.assertIn('the second run must have the other boot order', e.exception.message)
+        self.assertFalse(os.path.exists(os.path.join(self.tmp, 'abase-first', 'summary.csv')),
+                         'checked before anything is written')
+
+    def test_publish_two_runs_then_one(self):
+        a, b = self.pair()
+        top = os.path.join(self.tmp, 'top')
+        os.makedirs(os.path.join(top, 'cover'))
+        self.write('top/docs/benchmarks.md', 'before\n<!-- bench:begin -->\n<!-- bench:end -->\n')
+        with redirect_stderr(io.StringIO()):
+            vmrc.bench_publish(a, b, top)
+        page = self.lines(os.path.join(top, 'docs', 'benchmarks.md'))
+        published = os.path.join(top, 'docs', 'bench')
+        self.assertEqual([l.split(' | ')[0][2:] for l in page if l.startswith('| ') and '*' in l],
+                         ['both-below', 'both-below', 'rate'])
+        self.assertIn('| rate | hits/Ginstr | 100 | 110 | **1.100** * |', self.row(page, 'rate'))
+        self.assertEqual(self.lines(os.path.join(published, 'summary-patched-first.csv')),
+                         self.lines(os.path.join(b, 'summary.csv')))
+        self.assertTrue(os.path.isfile(os.path.join(published, 'samples-patched-first.csv')))
+        self.assertIn('mark: 3 rows * (both intervals exclude 1.0 on the same side), 1 bimodal',
+                      self.lines(os.path.join(published, 'compare.txt')))
+        with redirect_stderr(io.StringIO()):
+            vmrc.bench_publish(a, top=top)
+        page = self.lines(os.path.join(top, 'docs', 'benchmarks.md'))
+        self.assertFalse([l for l in page if l.startswith('| ') and '*' in l])
+        self.assertIn('One run only: no ratio is starred, whatever its interval. A star needs a', page)
+        self.assertEqual(sorted(os.listdir(published)), ['bench.info', 'figure.svg', 'lockstat.txt', 'report.md',
+                                                         'samples.csv', 'summary.csv'], 'the second run is gone')
+
+    # ---- bimodal rows
+
+    def test_bimodal_criterion(self):
+        g = vmrc.bimodal_groups
+        self.assertEqual(g([13, 10.1, 10, 13.1, 10.2]), ([10, 10.1, 10.2], [13, 13.1]))
+        self.assertEqual(g([10, 10.2, 13, 13.1]), ([10, 10.2], [13, 13.1]))
+        self.assertIsNone(g([10, 10.1, 10.2, 10.3, 13]), 'one odd boot: an outlier, not a mode')
+        self.assertIsNone(g([100, 100.1, 100.2, 105, 105.1]), 'gap 4.8 is under 10% of the median 100.2')
+        self.assertEqual(g([100, 100.1, 100.2, 105, 105.1], rel=0.04), ([100, 100.1, 100.2], [105, 105.1]))
+        self.assertIsNone(g([10, 11, 12, 13.5, 15]), 'gap 1.5 is not wider than the ranges 2 + 1.5')
+        self.assertIsNone(g([10, 10, 13]), 'fewer than 4 boots')
+        self.assertIsNone(g([195, 195, 195, 195, 195]))
+        self.assertEqual(vmrc.groups_text(([70, 71], [90, 91, 92.5])), '70-71 (2) | 90-92.5 (3)')
+        self.assertEqual(vmrc.groups_text(None), '')
+
+    def test_bimodal_row_is_flagged_not_starred(self):
+        a, b = self.pair()
+        split = [r for r in vmrc.read_summary(os.path.join(a, 'summary.csv')) if r.bench == 'split'][0]
+        self.assertEqual((split.bimodal_base, split.bimodal_patched, vmrc.side(split)), ('', '70-71 (2) | 90-92 (3)', -1))
+        report = self.lines(os.path.join(a, 'report.md'))
+        self.assertEqual(self.row(report, 'split'),
+                         f"| split | ns/op | 100 | 90.0 | 0.900 bimodal | {self.interval(a, 'wall', 'split')} "
+                         f"| 0.800 | {self.interval(b, 'wall', 'split')} | 5+5 / 5+5 |")
+        self.assertIn('- wall split, patched (base-first run), ns/op: 70-71 (2) | 90-92 (3)', report)
+        # the flag of either run counts: B's row alone would be starred
+        b_split = [r for r in vmrc.read_summary(os.path.join(b, 'summary.csv')) if r.bench == 'split'][0]
+        self.assertEqual((vmrc.mark(b_split, split), vmrc.mark(split, b_split)), ('bimodal', 'bimodal'))
+        single = self.lines(os.path.join(self.make_run('c', RUN_A), 'report.md'))
+        self.assertIn('0.900 bimodal', self.row(single, 'split'))
+
+    def test_a_summary_from_before_the_check_is_not_checked(self):
+        a, b = self.pair()
+        old = self.lines(os.path.join(b, 'summary.csv'))
+        self.write('b/summary.csv', '\n'.join(l.rsplit(',', 2)[0] for l in old) + '\n')
+        rows = vmrc.read_summary(os.path.join(b, 'summary.csv'))
+        self.assertEqual({(r.bimodal_base, r.bimodal_patched) for r in rows}, {('?', '?')})
+        vmrc.bench_report(a, b)
+        report = self.lines(os.path.join(a, 'report.md'))
+        self.assertIn('- patched-first run: not checked (its summary.csv has no per-boot groups: '
+                      'made before the check, or without samples)', report)
+        out, _ = vmrc.bench_compare(a, b)
+        self.assertIn('not checked for bimodality (no per-boot groups in its summary.csv): B', out)
 
 
 class Wrappers(unittest.TestCase):

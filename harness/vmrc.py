@@ -11,9 +11,9 @@ wrapper around it; its header says what the verb does)
     scan-console LOG [PATTERNS [BENIGN]]   bin/scan-console
     verdict OUTDIR            bin/verdict
     expect BOOTDIR EXPECTFILE bin/expect
-    bench-report RUNDIR       bin/bench-report
-    bench-compare RUN_A RUN_B bin/bench-compare
-    bench-publish RUNDIR      bin/bench-publish
+    bench-report RUNDIR [OTHER_RUNDIR]    bin/bench-report
+    bench-compare RUN_A RUN_B             bin/bench-compare
+    bench-publish RUNDIR [OTHER_RUNDIR]   bin/bench-publish
     selftest CASE             bin/selftest (console, ktap, boot, bench cases)
 
 Exit codes as in bin/lib.sh: 0 ok, 1 a test failed, 2 usage or bad input,
@@ -609,7 +609,7 @@ class Sample:           # a row of samples.csv (bin/bench)
     round: str
     kernel: str
     bench: str
-    unit: str
+    unit: str           # as the guest printed it, raw: "ns/op" in icount too (see shown_unit)
     rep: str
     value: float
 
@@ -626,23 +626,32 @@ class Summary:          # a row of summary.csv; values as written
     ratio: str = ''
     lo: str = ''
     hi: str = ''
-    sig: str = ''
+    sig: str = ''               # '*': THIS run's interval excludes 1.0 (a table stars only two runs agreeing)
+    # added later, so the last columns (bin/bench reads the ratio as column 8):
+    # the two groups of a kernel's per-boot values (bimodal_groups) as
+    # "LO-HI (N) | LO-HI (N)"; '' not bimodal; '?' not checked (a
+    # summary.csv from before the check, without these columns)
+    bimodal_base: str = '?'
+    bimodal_patched: str = '?'
 
 
+SUMMARY_LATER = ('bimodal_base', 'bimodal_patched')
 RESAMPLES = 2000
 
 
-def read_csv(path, cls, convert=None):
-    """The rows of a CSV file as CLS, by column name."""
+def read_csv(path, cls, convert=None, optional=()):
+    """The rows of a CSV file as CLS, by column name; a column named in
+    OPTIONAL may be absent (its default is taken)."""
     names = [f.name for f in fields(cls)]
     with open(path, newline='', encoding='utf-8') as f:
         reader = csv.DictReader(f)
-        missing = [n for n in names if n not in (reader.fieldnames or [])]
+        header = reader.fieldnames or []
+        missing = [n for n in names if n not in header and n not in optional]
         if missing:
-            raise Die(E_USAGE, f"{path}: no column {', '.join(missing)} (header: {','.join(reader.fieldnames or [])})")
+            raise Die(E_USAGE, f"{path}: no column {', '.join(missing)} (header: {','.join(header)})")
         rows = []
         for row in reader:
-            values = {n: row[n] for n in names}
+            values = {n: row[n] for n in names if n in header}
             if convert:
                 try:
                     values = convert(values)
@@ -671,24 +680,54 @@ def bootstrap(base, patched, rng, resamples=RESAMPLES):
     return ratios[int(0.025 * resamples)], ratios[int(0.975 * resamples) - 1]
 
 
+BIMODAL_GAP = 0.10     # the gap between the groups: more than this fraction of the median
+
+
+def bimodal_groups(values, rel=BIMODAL_GAP):
+    """The two groups of per-boot VALUES (of one kernel, one mode, one run)
+    if they split in two, else None. Sorted, the values are cut at the
+    largest gap between neighbours; they are bimodal when each side holds
+    at least 2 boots (one odd boot is an outlier, which the median
+    tolerates) and the gap is wider than both sides' ranges together and
+    than REL times the median of all the values (without that, 5 draws of
+    one normal distribution pass the first two tests 16% of the time)."""
+    s = sorted(values)
+    if len(s) < 4:
+        return None
+    gaps = [s[i + 1] - s[i] for i in range(len(s) - 1)]
+    gap = max(gaps)
+    cut = gaps.index(gap) + 1           # at the first of equal gaps
+    low, high = s[:cut], s[cut:]
+    if len(low) < 2 or len(high) < 2:
+        return None
+    if gap <= (low[-1] - low[0]) + (high[-1] - high[0]) or gap <= rel * median(s):
+        return None
+    return low, high
+
+
+def groups_text(groups):
+    """bimodal_groups() as summary.csv keeps it: '' for None."""
+    return ' | '.join('%.10g-%.10g (%d)' % (g[0], g[-1], len(g)) for g in groups or ())
+
+
 def summarise(samples, seed=1):
     """Summary rows: one sample per boot (the median of its repetitions),
     per kernel the median over boots, their ratio and its interval. One
     random stream with a fixed seed: the same samples, the same summary."""
     boots = {}          # (mode, bench, kernel) -> {round: [values]}
     benches = {}        # mode -> benches in order
-    unit = {}           # bench -> unit (the last one seen)
+    unit = {}           # (mode, bench) -> unit (the last one seen)
     for s in samples:
         boots.setdefault((s.mode, s.bench, s.kernel), {}).setdefault(s.round, []).append(s.value)
         benches.setdefault(s.mode, {})[s.bench] = True
-        unit[s.bench] = s.unit
+        unit[(s.mode, s.bench)] = s.unit
     rng = random.Random(seed)
     rows = []
     for mode, names in benches.items():
         for bench in names:
             per = {k: [median(v) for v in boots.get((mode, bench, k), {}).values()]
                    for k in ('base', 'patched')}
-            row = Summary(mode, bench, unit[bench], str(len(per['base'])), str(len(per['patched'])))
+            row = Summary(mode, bench, unit[(mode, bench)], str(len(per['base'])), str(len(per['patched'])))
             if per['base'] and per['patched']:
                 lo, hi = bootstrap(per['base'], per['patched'], rng)
                 row.base = '%.10g' % median(per['base'])
@@ -696,6 +735,8 @@ def summarise(samples, seed=1):
                 row.ratio = '%.4f' % ratio_of(per['base'], per['patched'])
                 row.lo, row.hi = '%.4f' % lo, '%.4f' % hi
                 row.sig = '*' if lo > 1 or hi < 1 else ''
+            row.bimodal_base = groups_text(bimodal_groups(per['base']))
+            row.bimodal_patched = groups_text(bimodal_groups(per['patched']))
             rows.append(row)
     return rows
 
@@ -715,6 +756,10 @@ def read_samples(path):
     return read_csv(path, Sample, convert)
 
 
+def read_summary(path):
+    return read_csv(path, Summary, optional=SUMMARY_LATER)
+
+
 def base_tag():
     with open(os.path.join(TOP, 'configs', 'base.env'), encoding='utf-8') as f:
         for line in f:
@@ -723,41 +768,165 @@ def base_tag():
     raise Die(E_ENV, 'configs/base.env has no BASE_TAG')
 
 
+# Under icount (QEMU -icount shift=0) 1 ns of guest time is 1 executed
+# instruction. The guest program does not know its mode and prints "ns/op",
+# "hits/s": samples.csv and summary.csv keep those raw units, and every
+# table, figure and comparison shows them as instructions (same numbers).
+AS_INSTRUCTIONS = {'ns': 'instr', 'us': 'kinstr', 'ms': 'Minstr', 's': 'Ginstr'}
+
+
+def shown_unit(mode, unit):
+    """UNIT as the tables show it in MODE: under icount a time is a count of
+    instructions ("ns/op" -> "instr/op"; "hits/s" -> "hits/Ginstr", hits
+    per 10^9 instructions)."""
+    if mode != 'icount':
+        return unit
+    return '/'.join(AS_INSTRUCTIONS.get(part, part) for part in unit.split('/'))
+
+
 MODE_TITLES = {
     'wall': 'Wall clock (multi-threaded TCG, 2 vCPUs)',
-    'icount': 'Instruction count (TCG -icount shift=0: 1 ns of guest time = 1 instruction; vCPUs serialised)',
+    'icount': 'Instruction count (TCG -icount shift=0: 1 ns of guest time = 1 instruction, '
+              'so the units are instructions; vCPUs serialised)',
 }
+MODE_KEYS = {'wall': 'wall (time)', 'icount': 'icount (instructions)'}     # the figure's legend
+ORDERS = ('base-first', 'patched-first')
 
 
 def modes_of(rows):
     return list(dict.fromkeys(r.mode for r in rows))
 
 
-def report_lines(run, rows, tag):
-    def num(v):
-        return '%.0f' % float(v) if float(v) >= 100 else '%.1f' % float(v)
+def side(row):
+    """Where ROW's interval lies: -1 below 1.0, 1 above, 0 across it (or no ratio)."""
+    if not row.ratio:
+        return 0
+    return -1 if float(row.hi) < 1 else 1 if float(row.lo) > 1 else 0
+
+
+def flagged(row):
+    """Are the boots of a kernel of ROW bimodal? ('?', not checked, is no flag.)"""
+    return row.bimodal_base not in ('', '?') or row.bimodal_patched not in ('', '?')
+
+
+def mark(row, other):
+    """What a table shows after ROW's ratio: 'bimodal' when a kernel's boots
+    split in two in either run; '*' only when OTHER, the same row of the
+    run with the other boot order, is given and both runs' intervals
+    exclude 1.0 on the same side; else ''. One run alone never stars."""
+    if flagged(row) or (other is not None and flagged(other)):
+        return 'bimodal'
+    if other is not None and side(row) != 0 and side(row) == side(other):
+        return '*'
+    return ''
+
+
+def run_info(run):
+    """RUN/bench.info as {key: value} (the first line of each key)."""
+    path = os.path.join(run, 'bench.info')
+    info = {}
+    for line in read_lines(path) if os.path.isfile(path) else []:
+        key, _, value = line.partition(' ')
+        info.setdefault(key, value)
+    return info
+
+
+def other_rows(run, other):
+    """The summary rows of OTHER by (mode, bench), once RUN and OTHER are one
+    base-first and one patched-first run (bench.info, "order"); None
+    without OTHER."""
+    if other is None:
+        return None
+    orders = [run_info(r).get('order', 'of unknown order') for r in (run, other)]
+    if sorted(orders) != sorted(ORDERS):
+        raise Die(E_USAGE, f'the second run must have the other boot order: {rel_to_top(run)} is {orders[0]}, '
+                  f'{rel_to_top(other)} is {orders[1]} (line "order" of bench.info)')
+    return {(r.mode, r.bench): r for r in read_summary(os.path.join(other, 'summary.csv'))}
+
+
+def num(v):
+    return '%.0f' % float(v) if float(v) >= 100 else '%.1f' % float(v)
+
+
+def ratio_cell(row, m):
+    ratio = '%.3f' % float(row.ratio)
+    return f'**{ratio}** *' if m == '*' else f'{ratio} {m}' if m else ratio
+
+
+def bimodal_lines(label, rows):
+    """The groups of the bimodal kernels of ROWS, and what was not checked."""
+    out, unchecked, few = [], False, False
+    for r in rows:
+        for kernel in ('base', 'patched'):
+            groups = getattr(r, 'bimodal_' + kernel)
+            unchecked |= groups == '?'
+            few |= bool(r.ratio) and int(getattr(r, 'n_' + kernel)) < 4
+            if groups not in ('', '?'):
+                out.append(f'- {r.mode} {r.bench}, {kernel} ({label}), {shown_unit(r.mode, r.unit)}: {groups}')
+    if unchecked:
+        out.append(f'- {label}: not checked (its summary.csv has no per-boot groups: '
+                   'made before the check, or without samples)')
+    if few:
+        out.append(f'- {label}: a kernel with fewer than 4 boots cannot be flagged')
+    return out
+
+
+def report_lines(run, rows, tag, other=None):
+    """report.md: a table per timing mode. With OTHER, the run with the other
+    boot order, its ratios stand beside RUN's and both decide the stars."""
+    pair = other_rows(run, other)
+    order = run_info(run).get('order', 'this run')
     out = [f'# Benchmarks: patched / unpatched {tag}', '']
     if os.path.isfile(os.path.join(run, 'bench.info')):
         out += ['    ' + l for l in read_lines(os.path.join(run, 'bench.info'))] + ['']
     out += ['Ratio = median(patched) / median(base) over the boots; below 1.0 the patched',
-            'kernel is cheaper (units ending in /s: above 1.0 it is faster). Interval: 95%',
-            'bootstrap over the boots. `*` marks only the ratios whose interval excludes 1.0;',
-            'everything else is indistinguishable from no change at this sample size.']
+            'kernel is cheaper (rates - per second, or per 10^9 instructions - : above 1.0',
+            'it is faster). Interval: 95% bootstrap over the boots.']
+    if pair is None:
+        out += ['One run only: no ratio is starred, whatever its interval. A star needs a',
+                'second run with the other boot order (bin/bench --order) whose interval',
+                "excludes 1.0 on the same side as this run's (bin/bench-report RUN OTHER_RUN)."]
+    else:
+        other_order = run_info(other).get('order')
+        out += [f'`*` marks a ratio only when the intervals of both runs, {order} (the medians',
+                f'shown) and {other_order} ({rel_to_top(other)}), exclude 1.0 on the',
+                'same side; everything else is indistinguishable from no change at this sample size.']
+    out += ['`bimodal` (never starred) marks a row where the per-boot values of a kernel split',
+            'in two, in either run: sorted and cut at their largest gap, each side holds at',
+            "least 2 boots and the gap is wider than both sides' ranges together and than",
+            f'{BIMODAL_GAP:.0%} of the median (the groups are listed below the tables).']
+    if 'icount' in modes_of(rows):
+        out += ['Under icount 1 ns of guest time is 1 instruction: times are shown as instructions',
+                '(instr/op), rates per 10^9 instructions (hits/Ginstr); samples.csv and summary.csv',
+                'keep the units the guest printed (ns/op, hits/s).']
     for m in modes_of(rows):
-        out += ['', '## ' + MODE_TITLES.get(m, m), '',
-                '| benchmark | unit | base | patched | ratio | 95% interval | boots |',
-                '|---|---|---:|---:|---:|---|---:|']
+        head = '| benchmark | unit | base | patched | ratio | 95% interval | boots |'
+        if pair is not None:
+            head = (f'| benchmark | unit | base | patched | ratio ({order}) | 95% interval '
+                    f'| ratio ({other_order}) | 95% interval | boots |')
+        out += ['', '## ' + MODE_TITLES.get(m, m), '', head,
+                '|---|---|---:|---:|---:|---|' + ('---:|---|' if pair is not None else '') + '---:|']
         for r in rows:
             if r.mode != m:
                 continue
-            if not r.ratio:
-                out.append(f'| {r.bench} | {r.unit} | | | missing | | {r.n_base}+{r.n_patched} |')
-                continue
-            ratio = '%.3f' % float(r.ratio)
-            if r.sig == '*':
-                ratio = f'**{ratio}** *'
-            out.append(f'| {r.bench} | {r.unit} | {num(r.base)} | {num(r.patched)} | {ratio} | '
-                       f'{float(r.lo):.3f}-{float(r.hi):.3f} | {r.n_base}+{r.n_patched} |')
+            b = pair.get((r.mode, r.bench)) if pair is not None else None
+            boots = f'{r.n_base}+{r.n_patched}' + (f' / {b.n_base}+{b.n_patched}' if b else '')
+            cells = [r.bench, shown_unit(m, r.unit)]
+            if r.ratio:
+                cells += [num(r.base), num(r.patched), ratio_cell(r, mark(r, b)),
+                          f'{float(r.lo):.3f}-{float(r.hi):.3f}']
+            else:
+                cells += ['', '', 'missing', '']
+            if pair is not None:
+                cells += ['%.3f' % float(b.ratio), f'{float(b.lo):.3f}-{float(b.hi):.3f}'] if b and b.ratio else ['missing', '']
+            out.append('|' + '|'.join(f' {c} ' if c else ' ' for c in cells + [boots]) + '|')
+    runs = [(f'{order} run' if pair is not None else 'this run', rows)]
+    if pair is not None:
+        runs.append((f'{other_order} run', list(pair.values())))
+    groups = [l for label, rs in runs for l in bimodal_lines(label, rs)]
+    out += ['', '## Bimodal rows', '',
+            'Per-boot values (the median of each boot) of the kernels flagged bimodal:',
+            'LO-HI (boots) of the two groups.', ''] + (groups or ['- none'])
     lockstat = os.path.join(run, 'lockstat.txt')
     if os.path.isfile(lockstat) and os.path.getsize(lockstat):
         out += ['', '## Per-VMA lock counters during the fault benchmarks (first round)', '',
@@ -788,7 +957,7 @@ def write_figure(run, rows, tag):
         write_text(dat, ''.join(
             f'{clip(r.ratio)} {awk_number(names.index(r.bench) + 0.2 * (off - (len(modes) - 1) / 2))} '
             f'{clip(r.lo)} {clip(r.hi)}\n' for r in rows if r.mode == m and r.ratio))
-        plots.append(f"'{dat}' using 1:2:3:4 with xerrorbars pt 7 title '{m}'")
+        plots.append(f"'{dat}' using 1:2:3:4 with xerrorbars pt 7 title '{MODE_KEYS.get(m, m)}'")
     ytics = ', '.join(f'"{n}" {i}' for i, n in enumerate(names))
     gp = os.path.join(run, 'figure.gp')
     write_text(gp, '\n'.join([
@@ -812,46 +981,62 @@ def write_figure(run, rows, tag):
         raise Die(E_ENV, f'gnuplot failed, see {os.path.join(run, "figure.log")}')
 
 
-def bench_report(run):
+def bench_report(run, other=None):
+    """RUN's summary.csv from its samples, then report.md (with OTHER, the
+    run with the other boot order: both runs' ratios, and stars) and figure.svg."""
     samples = read_samples(os.path.join(run, 'samples.csv'))
     if not samples:
         raise Die(E_TEST, f'{os.path.join(run, "samples.csv")} has no samples')
+    other_rows(run, other)      # the orders, before anything is written
     write_csv(os.path.join(run, 'summary.csv'), summarise(samples), Summary)
     # the report and figure are made from summary.csv as written
-    rows = read_csv(os.path.join(run, 'summary.csv'), Summary)
+    rows = read_summary(os.path.join(run, 'summary.csv'))
     tag = base_tag()
-    write_text(os.path.join(run, 'report.md'), '\n'.join(report_lines(run, rows, tag)) + '\n')
+    write_text(os.path.join(run, 'report.md'), '\n'.join(report_lines(run, rows, tag, other)) + '\n')
     write_figure(run, rows, tag)
     return rows
 
 
 def cmd_bench_report(args):
-    if len(args) != 1 or not os.path.isfile(os.path.join(args[0], 'samples.csv')):
-        raise Die(E_USAGE, 'usage: bin/bench-report RUNDIR (with samples.csv)')
-    bench_report(args[0])
+    if (len(args) not in (1, 2) or not os.path.isfile(os.path.join(args[0], 'samples.csv'))
+            or (len(args) == 2 and not os.path.isfile(os.path.join(args[1], 'summary.csv')))):
+        raise Die(E_USAGE, 'usage: bin/bench-report RUNDIR [OTHER_RUNDIR] (with samples.csv; the other with summary.csv)')
+    bench_report(*args)
     print(os.path.join(args[0], 'report.md'))
     return 0
 
 
 def bench_compare(run_a, run_b):
     """(output lines, agree): for every row both runs measured, do the 95%
-    intervals overlap, and is each ratio inside the other's interval?"""
-    a = {(r.mode, r.bench): r for r in read_csv(os.path.join(run_a, 'summary.csv'), Summary) if r.ratio}
-    out = ['%-7s %-22s %-22s  %-22s  %s' % ('mode', 'benchmark', 'ratio A [95%]', 'ratio B [95%]', '')]
-    n = agree = inside = 0
-    for b in read_csv(os.path.join(run_b, 'summary.csv'), Summary):
+    intervals overlap, and is each ratio inside the other's interval? Column
+    "mark": the row's mark in a table of A and B (mark())."""
+    a = {(r.mode, r.bench): r for r in read_summary(os.path.join(run_a, 'summary.csv')) if r.ratio}
+    out = ['%-7s %-22s %-12s %-22s  %-22s  %-7s  %s' % (
+        'mode', 'benchmark', 'unit', 'ratio A [95%]', 'ratio B [95%]', 'mark', '')]
+    n = agree = inside = stars = bimodal = 0
+    unchecked = set()
+    for b in read_summary(os.path.join(run_b, 'summary.csv')):
         if not b.ratio or (b.mode, b.bench) not in a:
             continue
         r = a[(b.mode, b.bench)]
         ra, la, ha, rb, lb, hb = (float(v) for v in (r.ratio, r.lo, r.hi, b.ratio, b.lo, b.hi))
         overlap = la <= hb and lb <= ha
         within = lb <= ra <= hb and la <= rb <= ha
-        out.append('%-7s %-22s %6.3f [%.3f-%.3f]  %6.3f [%.3f-%.3f]  %s' % (
-            b.mode, b.bench, ra, la, ha, rb, lb, hb,
+        m = mark(r, b)
+        out.append('%-7s %-22s %-12s %6.3f [%.3f-%.3f]  %6.3f [%.3f-%.3f]  %-7s  %s' % (
+            b.mode, b.bench, shown_unit(b.mode, b.unit), ra, la, ha, rb, lb, hb, m,
             ('agree, inside' if within else 'agree') if overlap else 'DISAGREE'))
         n, agree, inside = n + 1, agree + overlap, inside + within
+        stars, bimodal = stars + (m == '*'), bimodal + (m == 'bimodal')
+        unchecked |= {name for name, row in (('A', r), ('B', b)) if '?' in (row.bimodal_base, row.bimodal_patched)}
+    orders = [run_info(x).get('order', 'of unknown order') for x in (run_a, run_b)]
     out += [f'A = {rel_to_top(run_a)}', f'B = {rel_to_top(run_b)}',
-            f'{agree} of {n} rows agree (intervals overlap); in {inside} each ratio is inside the other interval']
+            f'mark: {stars} rows * (both intervals exclude 1.0 on the same side), {bimodal} bimodal'
+            + ('' if sorted(orders) == sorted(ORDERS) else
+               f' (but A is {orders[0]}, B {orders[1]}: a table stars only a base-first and a patched-first run)')]
+    if unchecked:
+        out.append(f"not checked for bimodality (no per-boot groups in its summary.csv): {' and '.join(sorted(unchecked))}")
+    out.append(f'{agree} of {n} rows agree (intervals overlap); in {inside} each ratio is inside the other interval')
     return out, agree == n
 
 
@@ -864,48 +1049,72 @@ def cmd_bench_compare(args):
 
 
 BEGIN, END = '<!-- bench:begin -->', '<!-- bench:end -->'
-PUBLISHED = ('report.md', 'figure.svg', 'summary.csv', 'samples.csv', 'lockstat.txt', 'bench.info')
+PUBLISHED = ('figure.svg', 'summary.csv', 'samples.csv', 'lockstat.txt', 'bench.info')     # and report.md, made here
 
 
-def cover_section(run, rows, tag):
+def cover_section(run, rows, tag, other=None):
     """cover/benchmarks.md: the plain-text section of the cover letter."""
-    info = {}
-    for line in read_lines(os.path.join(run, 'bench.info')):
-        key, _, value = line.partition(' ')
-        info.setdefault(key, value)
+    info = run_info(run)
+    pair = other_rows(run, other)
     out = [f"Benchmarks (bin/bench, {info.get('date', '')}): unpatched {tag} against the",
            "series, both built from the harness's small guest config without",
            f"debugging ({info.get('scenario', '')}), booted alternately ({info.get('order', '')}) under QEMU",
            f"TCG with 2 vCPUs, {info.get('rounds', '')} boots each per timing mode. Ratio = median(patched) /",
-           'median(base); below 1.0 the series is cheaper (for hits/s: faster',
-           "above 1.0). [lo-hi] is a 95% bootstrap interval over the boots; '*'",
-           'marks the only ratios whose interval excludes 1.0. "wall" is wall-clock',
-           'time under multi-threaded TCG; "icount" counts guest instructions',
-           '(-icount shift=0; vCPUs serialised, so it shows per-operation cost and',
-           'not scaling). Emulated time, not a substitute for measurements on',
-           'hardware.']
+           'median(base); below 1.0 the series is cheaper (for rates: faster',
+           'above 1.0). [lo-hi] is a 95% bootstrap interval over the boots.']
+    if pair is None:
+        out += ['One run only: no ratio is marked significant.']
+    else:
+        out += [f"'*' marks a ratio only when the intervals of this run and of a run",
+                f"with the other boot order ({run_info(other).get('order')}, the second ratio) both",
+                'exclude 1.0 on the same side.']
+    out += ["'bimodal': the boots of a kernel split into two groups (listed in",
+            'docs/benchmarks.md), so the median ratio means little; never marked \'*\'.',
+            '"wall" is wall-clock time under multi-threaded TCG; "icount" counts guest',
+            'instructions (-icount shift=0: its units are instructions, instr/op,',
+            'hits/Ginstr; vCPUs serialised, so it shows per-operation cost and',
+            'not scaling). Emulated time, not a substitute for measurements on',
+            'hardware.']
+    ratios = ' ratio' if pair is None else '%-21s  %s [95%%]' % ('ratio [95%]', run_info(other).get('order'))
     for m in modes_of(rows):
-        out += ['', f'{m}:', '  %-24s %-9s %12s %12s  %6s' % ('benchmark', 'unit', 'base', 'patched', 'ratio')]
+        out += ['', f'{m}:', '  %-24s %-11s %12s %12s  %s' % ('benchmark', 'unit', 'base', 'patched', ratios)]
         for r in rows:
             if r.mode != m:
                 continue
+            unit = shown_unit(m, r.unit)
             if not r.ratio:
-                out.append('  %-24s %-9s %s' % (r.bench, r.unit, 'missing'))
+                out.append('  %-24s %-11s %s' % (r.bench, unit, 'missing'))
                 continue
-            out.append('  %-24s %-9s %12.0f %12.0f  %6.3f%s [%.3f-%.3f]' % (
-                r.bench, r.unit, float(r.base), float(r.patched), float(r.ratio),
-                '*' if r.sig == '*' else ' ', float(r.lo), float(r.hi)))
+            b = pair.get((r.mode, r.bench)) if pair is not None else None
+            mk = mark(r, b)
+            out.append('  %-24s %-11s %12.0f %12.0f  %6.3f%s [%.3f-%.3f]%s%s' % (
+                r.bench, unit, float(r.base), float(r.patched), float(r.ratio),
+                '*' if mk == '*' else ' ', float(r.lo), float(r.hi),
+                '  %6.3f [%.3f-%.3f]' % (float(b.ratio), float(b.lo), float(b.hi)) if b and b.ratio else '',
+                ' bimodal' if mk == 'bimodal' else ''))
     return out
 
 
-def bench_publish(run, top=TOP):
+def copy_file(src, dst):
+    """SRC to DST, unless they are the same file (republishing docs/bench)."""
+    if not (os.path.exists(dst) and os.path.samefile(src, dst)):
+        shutil.copyfile(src, dst)
+
+
+def bench_publish(run, other=None, top=TOP):
     """Copy a full run's results to TOP/docs/bench/, rewrite the Results
     section of TOP/docs/benchmarks.md (between BEGIN and END) and
-    TOP/cover/benchmarks.md."""
-    if not all(os.path.isfile(os.path.join(run, f)) for f in ('summary.csv', 'report.md', 'figure.svg', 'bench.info')):
-        raise Die(E_USAGE, 'usage: bin/bench-publish RUNDIR (a bin/bench run with its report)')
+    TOP/cover/benchmarks.md. OTHER, the run with the other boot order, is
+    what stars need: its ratios join the tables, its summary.csv (and
+    samples.csv) go to docs/bench/ as summary-ORDER.csv (samples-ORDER.csv)
+    and the comparison of the two to compare.txt."""
+    if not all(os.path.isfile(os.path.join(run, f)) for f in ('summary.csv', 'figure.svg', 'bench.info')):
+        raise Die(E_USAGE, 'usage: bin/bench-publish RUNDIR [OTHER_RUNDIR] (a bin/bench run with its report)')
     if 'plan-wall bench' not in read_lines(os.path.join(run, 'bench.info')):
         raise Die(E_USAGE, f'{run} is not a full bench run (plan bench): not published')
+    if other is not None and not os.path.isfile(os.path.join(other, 'summary.csv')):
+        raise Die(E_USAGE, f'{other} has no summary.csv: not a second run to publish with')
+    other_rows(run, other)      # the orders, before anything is written
     page = os.path.join(top, 'docs', 'benchmarks.md')
     if not os.path.isfile(page):
         raise Die(E_USAGE, 'no docs/benchmarks.md: nowhere to publish')
@@ -914,17 +1123,32 @@ def bench_publish(run, top=TOP):
         raise Die(E_USAGE, f'docs/benchmarks.md has no {BEGIN} / {END} lines')
     dst = os.path.join(top, 'docs', 'bench')
     os.makedirs(dst, exist_ok=True)
+    # what a previous second run left, unless it is the one given now
+    for f in ['compare.txt'] + [f'{kind}-{o}.csv' for kind in ('summary', 'samples') for o in ORDERS]:
+        if os.path.isfile(os.path.join(dst, f)):
+            os.remove(os.path.join(dst, f))
     for f in PUBLISHED:
-        shutil.copyfile(os.path.join(run, f), os.path.join(dst, f))
-    report = read_lines(os.path.join(run, 'report.md'))
-    if report and report[0].startswith('# '):
-        report = report[1:]
+        copy_file(os.path.join(run, f), os.path.join(dst, f))
+    rows = read_summary(os.path.join(run, 'summary.csv'))
+    report = report_lines(run, rows, base_tag(), other)
+    write_text(os.path.join(dst, 'report.md'), '\n'.join(report) + '\n')
+    links = []
+    if other is not None:
+        order = run_info(other)['order']
+        for kind in ('summary', 'samples'):
+            if os.path.isfile(os.path.join(other, f'{kind}.csv')):
+                copy_file(os.path.join(other, f'{kind}.csv'), os.path.join(dst, f'{kind}-{order}.csv'))
+                links.append(f'[bench/{kind}-{order}.csv](bench/{kind}-{order}.csv)')
+        write_text(os.path.join(dst, 'compare.txt'), '\n'.join(bench_compare(run, other)[0]) + '\n')
+        links.append('[bench/compare.txt](bench/compare.txt) (bin/bench-compare)')
     # the links are relative to docs/, where the page is
-    section = ([BEGIN, f'<!-- generated by bin/bench-publish from {rel_to_top(run)}: do not edit -->']
-               + [re.sub(r'^## ', '### ', l) for l in report]
+    source = rel_to_top(run) + (f' and {rel_to_top(other)}' if other else '')
+    section = ([BEGIN, f'<!-- generated by bin/bench-publish from {source}: do not edit -->']
+               + [re.sub(r'^## ', '### ', l) for l in report[1:]]
                + ['', '![ratio patched/base per benchmark](bench/figure.svg)', '',
-                  "Raw samples: [bench/samples.csv](bench/samples.csv); per-boot logs stay in the run's directory.",
-                  END])
+                  "Raw samples: [bench/samples.csv](bench/samples.csv); per-boot logs stay in the run's directory."]
+               + ([f"The run with the other boot order: {', '.join(links)}."] if links else [])
+               + [END])
     new, skip = [], False
     for line in text:
         if line == BEGIN:
@@ -936,9 +1160,9 @@ def bench_publish(run, top=TOP):
             new.append(line)
     write_text(page + '.new', '\n'.join(new) + '\n')
     os.replace(page + '.new', page)
-    rows = read_csv(os.path.join(run, 'summary.csv'), Summary)
-    write_text(os.path.join(top, 'cover', 'benchmarks.md'), '\n'.join(cover_section(run, rows, base_tag())) + '\n')
-    log(f'published {rel_to_top(run)} to docs/bench/, docs/benchmarks.md and cover/benchmarks.md')
+    write_text(os.path.join(top, 'cover', 'benchmarks.md'),
+               '\n'.join(cover_section(run, rows, base_tag(), other)) + '\n')
+    log(f'published {source} to docs/bench/, docs/benchmarks.md and cover/benchmarks.md')
 
 
 def log(msg):
@@ -946,9 +1170,9 @@ def log(msg):
 
 
 def cmd_bench_publish(args):
-    if len(args) != 1:
-        raise Die(E_USAGE, 'usage: bin/bench-publish RUNDIR (a bin/bench run with its report)')
-    bench_publish(args[0])
+    if len(args) not in (1, 2):
+        raise Die(E_USAGE, 'usage: bin/bench-publish RUNDIR [OTHER_RUNDIR] (a bin/bench run with its report)')
+    bench_publish(*args)
     return 0
 
 
@@ -1002,7 +1226,9 @@ def selftest_boot(case):
 
 
 def bench_expectations(path):
-    """"MODE BENCH sig|nosig|missing [RATIO]" lines ('#': comment)."""
+    """"MODE BENCH sig|nosig|missing [RATIO]" lines ('#': comment); "sig":
+    the run's interval excludes 1.0 (summary.csv's column sig, one run's
+    evidence, which a table stars only with a second run agreeing)."""
     out = []
     for n, line in enumerate(read_lines(path), 1):
         words = line.split()
