@@ -17,6 +17,8 @@ VMRC_CACHE=${VMRC_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/vm-refcnt}
 VMRC_WORK=${VMRC_WORK:-$TOP/.work}
 VMRC_RESULTS=${VMRC_RESULTS:-$TOP/results}
 SRC=$VMRC_CACHE/src             # harness-owned kernel tree (base repo)
+# Debian's amd64 kernel config (package linux-config-6.12), for 'make layout'
+DEBIAN_CONFIG=/usr/src/linux-config-6.12/config.amd64_none_amd64.xz
 JOBS=${JOBS:-$(nproc)}
 
 # Exit codes shared by all scripts (documented in docs/commands.md).
