@@ -4,7 +4,8 @@
 #   make                 apply, build PLAIN, boot, run the default workload
 #   make check           the test suite (what CI runs)
 #   make run SCENARIO=LOCKDEP PLAN=check [PROG=fault_munmap] [BASE=1]
-#   make bench [ROUNDS=5]   base vs patched benchmarks, published to docs/
+#   make bench [ROUNDS=5]   base vs patched, both boot orders, published to docs/
+#   make profile [BENCH=mmap]   base vs patched, instructions per function
 #   make tree / make export      the developer loop
 SCENARIO ?= PLAIN
 PLAN ?= check
@@ -32,7 +33,13 @@ export:
 	@bin/export
 
 bench:
-	@bin/bench --publish $(if $(ROUNDS),--rounds $(ROUNDS))
+	@bin/bench --order both --publish $(if $(ROUNDS),--rounds $(ROUNDS))
+
+bench-loops:
+	@bin/bench --modes icount --plan icount=bench_loops --rounds $(or $(ROUNDS),2)
+
+profile:
+	@bin/profile $(if $(BENCH),--bench $(BENCH))
 
 soak:
 	@bin/soak $(DURATION) $(SCENARIOS)
@@ -57,4 +64,4 @@ lint:
 clean:
 	rm -rf .work
 
-.PHONY: all check run deps base tree export bench soak consumers prefixes layout vmatest lint clean
+.PHONY: all check run deps base tree export bench bench-loops profile soak consumers prefixes layout vmatest lint clean

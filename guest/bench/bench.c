@@ -31,13 +31,17 @@
  *                         threads together (higher is better). prehit=0
  *                         skips the single hit that main makes first
  *   Common keys: reps=R timed repetitions (default 3), after one untimed
- *   warm-up run.
+ *   warm-up run; name=S reports the benchmark as S (plans that run one
+ *   benchmark at several sizes); profile=1 marks the timed repetitions
+ *   for 'make profile' (the QEMU plugin harness/qemu/insn_profile.c).
  *
  * Output, one line per repetition: "    # bench: NAME UNIT REP VALUE"; the
  * fault benchmarks add "    # lockstat: NAME counter=delta ..." with the
  * /proc/vmstat vma_lock_* deltas and the page faults of the timed runs, so a
  * reader sees which faults went through the per-VMA lock. Time is
  * CLOCK_MONOTONIC: wall time, or executed instructions under QEMU -icount.
+ * With profile=1, after the repetitions: "    # profile-ops: NAME N", the
+ * operations in the marked region.
  * Exit: 0 ok, 1 a benchmark could not run (the message says why), 2 usage.
  */
 #define _GNU_SOURCE
@@ -57,7 +61,8 @@
 #include "uprobe.h"
 
 static long opt_threads = 1, opt_shared, opt_churn, opt_pages = 256, opt_iters = 100;
-static long opt_vmas = 100, opt_procs = 4, opt_reps = 3, opt_prehit = 1;
+static long opt_vmas = 100, opt_procs = 4, opt_reps = 3, opt_prehit = 1, opt_profile;
+static const char *opt_name;
 static size_t pg;
 
 /*
@@ -103,7 +108,31 @@ static uint64_t ns_now(void)
 
 static void emit(const char *name, const char *unit, int rep, double v)
 {
-	ktap_diag("bench: %s %s %d %.1f", name, unit, rep, v);
+	ktap_diag("bench: %s %s %d %.1f", opt_name ? opt_name : name, unit, rep, v);
+}
+
+/* ---- profile=1: the region 'make profile' counts --------------------------- */
+
+/*
+ * With profile=1 the timed repetitions are marked for the QEMU plugin
+ * harness/qemu/insn_profile.c, which counts the instructions executed
+ * between the marks per code block (nothing in the guest is traced). The
+ * marks are multi-byte NOPs ("nopl disp32(%rax)") with displacements
+ * nothing else uses; without the plugin they do nothing.
+ */
+static void profile_start(void)
+{
+	if (opt_profile)
+		asm volatile(".byte 0x0f, 0x1f, 0x80, 0x63, 0x72, 0x6d, 0x76" ::: "memory");
+}
+
+/* profile_stop(name, ops): end the region; say how many operations it held */
+static void profile_stop(const char *name, long long ops)
+{
+	if (!opt_profile)
+		return;
+	asm volatile(".byte 0x0f, 0x1f, 0x80, 0x73, 0x72, 0x6d, 0x76" ::: "memory");
+	ktap_diag("profile-ops: %s %lld", opt_name ? opt_name : name, ops);
 }
 
 /* map_anon(addr, pages, prot): fixed (addr != NULL, no replace) or anywhere */
@@ -239,10 +268,12 @@ static void bench_fault(void)
 	fault_once();
 	for (size_t c = 0; c < NCOUNTERS; c++)
 		before[c] = vmstat_read(lock_counters[c]);
+	profile_start();
 	for (int r = 1; r <= opt_reps; r++) {
 		emit(name, "ns/fault", r, fault_once());
 		churned += churn_ops;
 	}
+	profile_stop(name, opt_reps * opt_threads * opt_iters * opt_pages);
 	n = snprintf(line, sizeof(line), "lockstat: %s", name);
 	for (size_t c = 0; c < NCOUNTERS; c++) {
 		after = vmstat_read(lock_counters[c]);
@@ -259,11 +290,14 @@ static void bench_fault(void)
 	ktap_diag("%s", line);
 }
 
-static void run_timed(const char *name, const char *unit, double (*once)(void))
+/* run_timed(): a warm-up, then opt_reps timed runs of once(), each of ops operations */
+static void run_timed(const char *name, const char *unit, double (*once)(void), long long ops)
 {
 	once();
+	profile_start();
 	for (int r = 1; r <= opt_reps; r++)
 		emit(name, unit, r, once());
+	profile_stop(name, opt_reps * ops);
 }
 
 /* ---- VMA churn ------------------------------------------------------------ */
@@ -581,7 +615,7 @@ static void bench_uprobe(void)
 		bench_probed(0);
 		want++;
 	}
-	run_timed(name, "hits/s", uprobe_once);
+	run_timed(name, "hits/s", uprobe_once, opt_threads * opt_iters);
 	hits = uprobe_hits("vmrc_bench");
 	uprobe_del("vmrc_bench");
 	if (hits != want) {
@@ -599,11 +633,12 @@ static const struct {
 	{ "threads", &opt_threads, 0 }, { "shared", &opt_shared, 1 }, { "churn", &opt_churn, 1 },
 	{ "pages", &opt_pages, 0 }, { "iters", &opt_iters, 0 }, { "vmas", &opt_vmas, 0 },
 	{ "procs", &opt_procs, 0 }, { "reps", &opt_reps, 0 }, { "prehit", &opt_prehit, 1 },
+	{ "profile", &opt_profile, 1 },	/* a switch: 0 or 1 */
 };
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench fault|mmap|brk|mprotect|fork|exit|mlock|slab|uprobe [key=value ...]\n");
+	fprintf(stderr, "usage: bench fault|mmap|brk|mprotect|fork|exit|mlock|slab|uprobe [name=S] [key=value ...]\n");
 	exit(2);
 }
 
@@ -618,6 +653,11 @@ int main(int argc, char **argv)
 		char *eq = strchr(argv[i], '=');
 		size_t k;
 
+		if (!strncmp(argv[i], "name=", 5) && argv[i][5]) {
+			opt_name = argv[i] + 5;
+			continue;
+		}
+
 		for (k = 0; eq && k < sizeof(keys) / sizeof(keys[0]); k++) {
 			if (strlen(keys[k].key) == (size_t)(eq - argv[i]) &&
 			    !strncmp(argv[i], keys[k].key, eq - argv[i]))
@@ -628,7 +668,8 @@ int main(int argc, char **argv)
 			usage();
 		}
 		*keys[k].val = strtol(eq + 1, NULL, 0);
-		if (*keys[k].val < 0 || (*keys[k].val == 0 && !keys[k].zero_ok)) {
+		if (*keys[k].val < 0 || (*keys[k].val == 0 && !keys[k].zero_ok) ||
+		    (keys[k].val == &opt_profile && *keys[k].val > 1)) {
 			fprintf(stderr, "bench: bad value in '%s'\n", argv[i]);
 			usage();
 		}
@@ -636,21 +677,22 @@ int main(int argc, char **argv)
 	if (!strcmp(argv[1], "fault")) {
 		bench_fault();
 	} else if (!strcmp(argv[1], "mmap")) {
-		run_timed("mmap-munmap", "ns/op", mmap_once);
+		run_timed("mmap-munmap", "ns/op", mmap_once, opt_iters);
 	} else if (!strcmp(argv[1], "brk")) {
-		run_timed("brk-grow-shrink", "ns/op", brk_once);
+		run_timed("brk-grow-shrink", "ns/op", brk_once, opt_iters);
 	} else if (!strcmp(argv[1], "mprotect")) {
-		run_timed("mprotect-split-merge", "ns/op", mprotect_once);
+		run_timed("mprotect-split-merge", "ns/op", mprotect_once, opt_iters);
 	} else if (!strcmp(argv[1], "fork") || !strcmp(argv[1], "exit")) {
 		int is_fork = argv[1][0] == 'f';
 
 		snprintf(name, sizeof(name), "%s-%ldvmas", argv[1], opt_vmas);
 		make_vmas(opt_vmas);
-		run_timed(name, is_fork ? "ns/fork" : "ns/exit", is_fork ? fork_once : exit_once);
+		run_timed(name, is_fork ? "ns/fork" : "ns/exit", is_fork ? fork_once : exit_once,
+			  opt_iters);
 		drop_vmas(opt_vmas);
 	} else if (!strcmp(argv[1], "mlock")) {
 		snprintf(name, sizeof(name), "mlock-p%ld", opt_procs);
-		run_timed(name, "ns/op", mlock_once);
+		run_timed(name, "ns/op", mlock_once, opt_procs * opt_iters);
 	} else if (!strcmp(argv[1], "slab")) {
 		bench_slab();
 	} else if (!strcmp(argv[1], "uprobe")) {
