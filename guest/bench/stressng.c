@@ -55,6 +55,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "keyval.h"
 #include "ktap.h"
 
 #define MAX_REPS 100
@@ -340,11 +341,7 @@ static double parse(const char *stressor, double *ops, double *secs)
 	return rate;
 }
 
-static const struct {
-	const char *key;
-	long *val;
-	long min, max;
-} keys[] = {
+static const struct keyval keys[] = {
 	{ "workers", &opt_workers, 1, 1024 },
 	{ "procs", &opt_procs, 1, 65536 },
 	{ "ops", &opt_ops, 0, 1000000000 },
@@ -354,7 +351,6 @@ static const struct {
 	{ "limit", &opt_limit, 1, 86400 },
 	{ "verbose", &opt_verbose, 0, 1 },
 };
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
 static void __attribute__((noreturn)) usage(const char *why, const char *arg)
 {
@@ -368,8 +364,7 @@ static void __attribute__((noreturn)) usage(const char *why, const char *arg)
 static void parse_args(int argc, char **argv)
 {
 	for (int i = 2; i < argc; i++) {
-		char *eq = strchr(argv[i], '='), *end;
-		size_t k;
+		const char *eq = strchr(argv[i], '='), *why;
 
 		if (eq && eq - argv[i] == 3 && !strncmp(argv[i], "bin", 3)) {
 			if (!eq[1])
@@ -377,18 +372,9 @@ static void parse_args(int argc, char **argv)
 			opt_bin = eq + 1;
 			continue;
 		}
-		for (k = 0; eq && k < NKEYS; k++) {
-			if (strlen(keys[k].key) == (size_t)(eq - argv[i]) &&
-			    !strncmp(argv[i], keys[k].key, eq - argv[i]))
-				break;
-		}
-		if (!eq || k == NKEYS)
-			usage("unknown argument", argv[i]);
-		errno = 0;
-		*keys[k].val = strtol(eq + 1, &end, 10);
-		if (errno || end == eq + 1 || *end || *keys[k].val < keys[k].min ||
-		    *keys[k].val > keys[k].max)
-			usage("bad value (out of range, or not a number) in", argv[i]);
+		why = keyval_set(keys, NKEYVALS(keys), argv[i]);
+		if (why)
+			usage(why, argv[i]);
 	}
 }
 

@@ -52,6 +52,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "keyval.h"
 #include "ktap.h"
 
 #define MAX_THREADS 16
@@ -198,18 +199,13 @@ static unsigned long total_ops(unsigned long *per_thread)
 	return sum;
 }
 
-static const struct {
-	const char *key;
-	long *val;
-	long min, max;
-} keys[] = {
+static const struct keyval keys[] = {
 	{ "threads", &opt_threads, 1, MAX_THREADS },
 	{ "size", &opt_size, 1, 65536 },
 	{ "warmup", &opt_warmup, 0, 3600000 },
 	{ "period", &opt_period, 1, 3600000 },
 	{ "reps", &opt_reps, 1, MAX_REPS },
 };
-#define NKEYS (sizeof(keys) / sizeof(keys[0]))
 #define NTESTS (sizeof(tests) / sizeof(tests[0]))
 
 static void __attribute__((noreturn)) usage(const char *why, const char *arg)
@@ -224,21 +220,10 @@ static void __attribute__((noreturn)) usage(const char *why, const char *arg)
 static void parse_args(int argc, char **argv)
 {
 	for (int i = 2; i < argc; i++) {
-		char *eq = strchr(argv[i], '='), *end;
-		size_t k;
+		const char *why = keyval_set(keys, NKEYVALS(keys), argv[i]);
 
-		for (k = 0; eq && k < NKEYS; k++) {
-			if (strlen(keys[k].key) == (size_t)(eq - argv[i]) &&
-			    !strncmp(argv[i], keys[k].key, eq - argv[i]))
-				break;
-		}
-		if (!eq || k == NKEYS)
-			usage("unknown argument", argv[i]);
-		errno = 0;
-		*keys[k].val = strtol(eq + 1, &end, 10);
-		if (errno || end == eq + 1 || *end || *keys[k].val < keys[k].min ||
-		    *keys[k].val > keys[k].max)
-			usage("bad value (out of range, or not a number) in", argv[i]);
+		if (why)
+			usage(why, argv[i]);
 	}
 }
 
