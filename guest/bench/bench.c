@@ -10,12 +10,14 @@
  *            VMA, else each has its own. churn=1 adds a thread that maps and
  *            unmaps an unrelated range for as long as the faulters run.
  *            Unit: ns per fault (per faulting thread).
- *   mmap     iters=I      map + unmap one page that cannot merge (ns/op)
+ *   mmap     iters=I      map + unmap one page that cannot merge, over a
+ *                         page table that exists (ns/op)
  *   brk      iters=I pages=P   grow the heap by P pages, shrink it (ns/op)
  *   mprotect iters=I      split a 3-page VMA by protecting its middle page,
  *                         merge it back (ns per split+merge)
- *   fork     vmas=N iters=I   fork a process with N VMAs, the child exits at
- *                         once: ns per fork() call in the parent
+ *   fork     vmas=N iters=I   fork a process with N VMAs (the child waits
+ *                         to be told to exit): ns per fork() call in the
+ *                         parent
  *   exit     vmas=N iters=I   a forked child with N VMAs exits when told:
  *                         ns from telling it to waitpid() returning
  *   mlock    procs=P pages=K iters=I   P processes mlock and munlock their
@@ -58,6 +60,7 @@
 #include <unistd.h>
 
 #include "ktap.h"
+#include "profile.h"
 #include "uprobe.h"
 
 static long opt_threads = 1, opt_shared, opt_churn, opt_pages = 256, opt_iters = 100;
@@ -111,19 +114,12 @@ static void emit(const char *name, const char *unit, int rep, double v)
 	ktap_diag("bench: %s %s %d %.1f", opt_name ? opt_name : name, unit, rep, v);
 }
 
-/* ---- profile=1: the region 'make profile' counts --------------------------- */
+/* ---- profile=1: the region 'make profile' counts (profile.h) ------------- */
 
-/*
- * With profile=1 the timed repetitions are marked for the QEMU plugin
- * harness/qemu/insn_profile.c, which counts the instructions executed
- * between the marks per code block (nothing in the guest is traced). The
- * marks are multi-byte NOPs ("nopl disp32(%rax)") with displacements
- * nothing else uses; without the plugin they do nothing.
- */
 static void profile_start(void)
 {
 	if (opt_profile)
-		asm volatile(".byte 0x0f, 0x1f, 0x80, 0x63, 0x72, 0x6d, 0x76" ::: "memory");
+		profile_mark_start();
 }
 
 /* profile_stop(name, ops): end the region; say how many operations it held */
@@ -131,7 +127,7 @@ static void profile_stop(const char *name, long long ops)
 {
 	if (!opt_profile)
 		return;
-	asm volatile(".byte 0x0f, 0x1f, 0x80, 0x73, 0x72, 0x6d, 0x76" ::: "memory");
+	profile_mark_stop();
 	ktap_diag("profile-ops: %s %lld", opt_name ? opt_name : name, ops);
 }
 
@@ -302,12 +298,25 @@ static void run_timed(const char *name, const char *unit, double (*once)(void), 
 
 /* ---- VMA churn ------------------------------------------------------------ */
 
+/*
+ * mmap_once(): map and unmap one page between two fences that keep it
+ * from merging: a read-only page below, read once, and PROT_NONE above.
+ * Reading the lower fence maps the zero page, so a page table always lies
+ * under the mapping, as under any memory in use; without it, whether
+ * munmap() had a page table to walk depended on where ASLR put the frame
+ * (~190 instructions per op, from boot to boot). The frame starts on a
+ * 2 MiB boundary, so that the page table is the same one.
+ */
 static double mmap_once(void)
 {
-	/* A PROT_NONE frame around the page keeps it from merging. */
-	char *frame = map_anon(NULL, 3, PROT_NONE), *mid = frame + pg;
+	const uintptr_t pmd = 2ul << 20;
+	char *area = map_anon(NULL, 2 * pmd / pg, PROT_NONE);
+	char *frame = (char *)(((uintptr_t)area + pmd - 1) & ~(pmd - 1)), *mid = frame + pg;
 	uint64_t t0;
 
+	if (mprotect(frame, pg, PROT_READ))
+		fail("mprotect");
+	(void)*(volatile char *)frame;
 	munmap(mid, pg);
 	t0 = ns_now();
 	for (long i = 0; i < opt_iters; i++) {
@@ -315,7 +324,7 @@ static double mmap_once(void)
 		munmap(mid, pg);
 	}
 	t0 = ns_now() - t0;
-	munmap(frame, 3 * pg);
+	munmap(area, 2 * pmd);
 	return (double)t0 / opt_iters;
 }
 
@@ -370,21 +379,43 @@ static void drop_vmas(long n)
 	munmap(vmas_area, 2 * n * pg);
 }
 
+/*
+ * fork_once(): the parent's fork() call. The child waits for a byte before
+ * it exits: a child that exited at once tore down its N VMAs inside the
+ * parent's timing whenever the scheduler ran it before the parent got the
+ * CPU back - with one vCPU (icount) about every other fork, so that the
+ * repetitions of fork-1000vmas ranged from 2.0M to 4.2M instructions on
+ * either kernel. A child that runs first now only blocks in read().
+ */
 static double fork_once(void)
 {
 	uint64_t total = 0, t0;
 	int status;
 
 	for (long i = 0; i < opt_iters; i++) {
+		int pfd[2];
+		char c = 0;
 		pid_t pid;
 
+		if (pipe(pfd))
+			fail("pipe");
 		t0 = ns_now();
 		pid = fork();
-		if (pid == 0)
-			_exit(0);
+		if (pid == 0) {
+			close(pfd[1]);
+			_exit(read(pfd[0], &c, 1) == 1 ? 0 : 1);
+		}
 		total += ns_now() - t0;
-		if (pid < 0 || waitpid(pid, &status, 0) != pid)
-			fail("fork/waitpid");
+		if (pid < 0)
+			fail("fork");
+		close(pfd[0]);
+		if (write(pfd[1], &c, 1) != 1)
+			fail("write");
+		close(pfd[1]);
+		if (waitpid(pid, &status, 0) != pid)
+			fail("waitpid");
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			failx("the forked child failed");
 	}
 	return (double)total / opt_iters;
 }

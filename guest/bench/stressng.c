@@ -31,6 +31,9 @@
  *                    processes (default 2 * time + 60; keep it below the
  *                    plan's timeout, which kills silently)
  *         verbose=1  run stress-ng with -v and show its output every time
+ *         profile=1  mark the timed runs as one region for 'make profile'
+ *                    (guest/lib/profile.h): every instruction of stress-ng,
+ *                    its children and the kernel in between, per bogo op
  *         bin=PATH   the stress-ng binary (default /bin/stress-ng)
  *
  * Output: for each run "# stress-ng: mlockmany N bogo ops in T s" and for
@@ -57,12 +60,13 @@
 
 #include "keyval.h"
 #include "ktap.h"
+#include "profile.h"
 
 #define MAX_REPS 100
 #define YAML "/tmp/stressng.yaml"
 
 static long opt_workers = 2, opt_procs = 64, opt_ops, opt_time = 5, opt_warmup = 1, opt_reps = 3;
-static long opt_limit = -1, opt_verbose;
+static long opt_limit = -1, opt_verbose, opt_profile;
 static const char *opt_bin = "/bin/stress-ng";
 
 /* fail("fmt", ...): one FAIL line, exit 1 */
@@ -350,6 +354,7 @@ static const struct keyval keys[] = {
 	{ "reps", &opt_reps, 1, MAX_REPS },
 	{ "limit", &opt_limit, 1, 86400 },
 	{ "verbose", &opt_verbose, 0, 1 },
+	{ "profile", &opt_profile, 0, 1 },
 };
 
 static void __attribute__((noreturn)) usage(const char *why, const char *arg)
@@ -357,7 +362,7 @@ static void __attribute__((noreturn)) usage(const char *why, const char *arg)
 	if (why)
 		fprintf(stderr, "stressng: %s '%s'\n", why, arg);
 	fprintf(stderr, "usage: stressng mlockmany [workers=W] [procs=P] [ops=N] [time=S] [warmup=0|1] "
-		"[reps=1..%d] [limit=S] [verbose=0|1] [bin=PATH]\n", MAX_REPS);
+		"[reps=1..%d] [limit=S] [verbose=0|1] [profile=0|1] [bin=PATH]\n", MAX_REPS);
 	exit(2);
 }
 
@@ -381,7 +386,7 @@ static void parse_args(int argc, char **argv)
 int main(int argc, char **argv)
 {
 	static char output[16384];
-	double ops, secs, rate;
+	double ops, secs, rate, total = 0;
 
 	if (argc < 2)
 		usage(NULL, NULL);
@@ -393,6 +398,9 @@ int main(int argc, char **argv)
 		     " host's Debian package stress-ng, which bin/deps installs)", opt_bin,
 		     strerror(errno));
 	for (long r = opt_warmup ? 0 : 1; r <= opt_reps; r++) {
+		/* profile=1: one region over the timed runs (profile.h) */
+		if (r == 1 && opt_profile)
+			profile_mark_start();
 		run(opt_time, output, sizeof(output));
 		rate = parse("mlockmany", &ops, &secs);
 		if (opt_ops && ops < opt_ops)
@@ -402,6 +410,11 @@ int main(int argc, char **argv)
 			  r ? "" : " (warm-up)");
 		if (r)
 			ktap_diag("bench: stress-ng-mlockmany bogo-ops/s %ld %.1f", r, rate);
+		total += r ? ops : 0;
+	}
+	if (opt_profile) {
+		profile_mark_stop();
+		ktap_diag("profile-ops: stress-ng-mlockmany %.0f", total);
 	}
 	return 0;
 }
