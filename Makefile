@@ -53,6 +53,9 @@ prefixes:
 layout:
 	@bin/vma-layout
 
+provenance:
+	@bin/provenance
+
 vmatest:
 	@bin/prepare-base && bin/vmatest $$(bin/apply)
 
@@ -64,4 +67,4 @@ lint:
 clean:
 	rm -rf .work
 
-.PHONY: all check run deps base tree export bench bench-loops profile soak consumers prefixes layout vmatest lint clean
+.PHONY: all check run deps base tree export bench bench-loops profile soak consumers prefixes layout provenance vmatest lint clean

@@ -929,10 +929,13 @@ def report_lines(run, rows, tag, other=None):
             'LO-HI (boots) of the two groups.', ''] + (groups or ['- none'])
     lockstat = os.path.join(run, 'lockstat.txt')
     if os.path.isfile(lockstat) and os.path.getsize(lockstat):
-        out += ['', '## Per-VMA lock counters during the fault benchmarks (first round)', '',
+        out += ['', '## Per-VMA lock counters during the fault, madvise and maps benchmarks (first round)', '',
                 'Deltas of /proc/vmstat over the timed repetitions: every fault that',
                 'vma_lock_success counts was handled under the per-VMA lock, without',
-                'mmap_lock. faults_by_design is what the program asked for.', '', '```']
+                'mmap_lock. faults_by_design is what the program asked for;',
+                'madvise_vma_locked and vma_iter_locked count the madvise() calls and the',
+                'VMAs of maps readers served under a per-VMA lock (absent: a kernel',
+                'without them; the *_fallback counters: those that took mmap_lock).', '', '```']
         out += [l.replace(' r1 ', ' ', 1) for l in read_lines(lockstat) if ' r1 ' in l]
         out.append('```')
     return out

@@ -32,15 +32,41 @@
  *                         memory meanwhile. Unit: hits per second, all
  *                         threads together (higher is better). prehit=0
  *                         skips the single hit that main makes first
+ *   mapslat  readers=N vmas=V iters=I bufsize=B query=0|1 file=0|1
+ *            the process maps V extra one-page VMAs (file=1, the default:
+ *            private read-only mappings of its own executable, so each
+ *            line of maps carries a path; file=0: anonymous), then maps
+ *            and unmaps one page I times, timing each mmap+munmap pair,
+ *            while N child processes (0 allowed: the baseline) read its
+ *            /proc/PID/maps in a loop: open, read() B bytes at a time
+ *            (default 4096, as cat) to the end, close. query=1: the
+ *            readers walk the VMAs with the PROCMAP_QUERY ioctl instead.
+ *            Three rows per repetition, NAME-p50, NAME-p99 and NAME-max:
+ *            median, 99th percentile and worst ns per mmap+munmap pair.
+ *            Wall-clock only: it measures waiting, which -icount does not.
+ *   dontneed threads=T pages=P iters=I ms=M churn=0|1 free=0|1
+ *            T threads each write their own P pages (one VMA each) and
+ *            drop them with one madvise(MADV_DONTNEED), I times, or for M
+ *            milliseconds if M is not 0 (free=1: MADV_FREE); churn=1
+ *            adds a thread of the same process that maps and unmaps an
+ *            unrelated range meanwhile, taking mmap_lock for writing.
+ *            Unit: ns per write(s)+madvise (the slowest thread's).
  *   Common keys: reps=R timed repetitions (default 3), after one untimed
- *   warm-up run; name=S reports the benchmark as S (plans that run one
- *   benchmark at several sizes); profile=1 marks the timed repetitions
- *   for 'make profile' (the QEMU plugin harness/qemu/insn_profile.c).
+ *   warm-up run; name=S reports the benchmark as S (mapslat: as S-p50,
+ *   S-p99 and S-max; for plans that run one benchmark at several sizes);
+ *   profile=1 marks the timed repetitions for 'make profile' (the QEMU
+ *   plugin harness/qemu/insn_profile.c).
  *
  * Output, one line per repetition: "    # bench: NAME UNIT REP VALUE"; the
  * fault benchmarks add "    # lockstat: NAME counter=delta ..." with the
  * /proc/vmstat vma_lock_* deltas and the page faults of the timed runs, so a
- * reader sees which faults went through the per-VMA lock. Time is
+ * reader sees which faults went through the per-VMA lock; mapslat and
+ * dontneed print such a line too, with the counters of a kernel that
+ * serves maps readers (vma_iter_*) or madvise() (madvise_vma_*) under
+ * per-VMA locks ("absent" on one that does not). mapslat adds
+ * "    # mapslat: ..." per repetition (the readers' walks of maps during the
+ * timed loop) and dontneed with churn=1 "    # dontneed: ... churn_ops=N"
+ * (the churning thread's map+unmap pairs). Time is
  * CLOCK_MONOTONIC: wall time, or executed instructions under QEMU -icount.
  * With profile=1, after the repetitions: "    # profile-ops: NAME N", the
  * operations in the marked region.
@@ -48,13 +74,18 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
+#include <linux/fs.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,6 +96,7 @@
 
 static long opt_threads = 1, opt_shared, opt_churn, opt_pages = 256, opt_iters = 100;
 static long opt_vmas = 100, opt_procs = 4, opt_reps = 3, opt_prehit = 1, opt_profile;
+static long opt_readers = 1, opt_bufsize = 4096, opt_query, opt_file = 1, opt_free, opt_ms;
 static const char *opt_name;
 static size_t pg;
 
@@ -109,9 +141,15 @@ static uint64_t ns_now(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
+/* emit_as(name, unit, rep, v): one sample, as NAME whatever name= says */
+static void emit_as(const char *name, const char *unit, int rep, double v)
+{
+	ktap_diag("bench: %s %s %d %.1f", name, unit, rep, v);
+}
+
 static void emit(const char *name, const char *unit, int rep, double v)
 {
-	ktap_diag("bench: %s %s %d %.1f", opt_name ? opt_name : name, unit, rep, v);
+	emit_as(opt_name ? opt_name : name, unit, rep, v);
 }
 
 /* ---- profile=1: the region 'make profile' counts (profile.h) ------------- */
@@ -286,6 +324,123 @@ static void bench_fault(void)
 	ktap_diag("%s", line);
 }
 
+/*
+ * counters_read(names, n, v) and lockstat_report(name, names, n, before,
+ * extra): the "lockstat:" line of bench_fault for other benchmarks: the
+ * deltas of N /proc/vmstat counters since BEFORE ("absent" for a counter
+ * this kernel does not have), then EXTRA.
+ */
+static void counters_read(const char *const *names, size_t n, long long *v)
+{
+	for (size_t c = 0; c < n; c++)
+		v[c] = vmstat_read(names[c]);
+}
+
+static void lockstat_report(const char *name, const char *const *names, size_t n,
+			    const long long *before, const char *extra)
+{
+	char line[512];
+	int len = snprintf(line, sizeof(line), "lockstat: %s", name);
+
+	for (size_t c = 0; c < n && len < (int)sizeof(line); c++) {
+		long long after = vmstat_read(names[c]);
+
+		if (before[c] < 0 || after < 0)
+			len += snprintf(line + len, sizeof(line) - len, " %s=absent", names[c]);
+		else
+			len += snprintf(line + len, sizeof(line) - len, " %s=%lld", names[c],
+					after - before[c]);
+	}
+	if (len < (int)sizeof(line))
+		snprintf(line + len, sizeof(line) - len, " %s", extra);
+	ktap_diag("%s", line);
+}
+
+/* ---- MADV_DONTNEED / MADV_FREE ------------------------------------------- */
+
+static pthread_mutex_t dontneed_lock = PTHREAD_MUTEX_INITIALIZER;
+static double dontneed_worst;		/* ns per op of the slowest thread */
+static long long dontneed_ops;		/* ops of all threads, this run */
+
+/*
+ * dontneeder: write each of its own opt_pages pages and drop them with one
+ * madvise(), opt_iters times, or for opt_ms milliseconds when that is set
+ * (checking the clock every 16 rounds).
+ */
+static void *dontneeder(void *arg)
+{
+	int advice = opt_free ? MADV_FREE : MADV_DONTNEED;
+	char *mine = map_anon(NULL, opt_pages, PROT_READ | PROT_WRITE);
+	struct faulter *f = arg;
+	uint64_t t0, end;
+	double per_op;
+	long n = 0;
+
+	pthread_barrier_wait(&start_line);
+	t0 = ns_now();
+	end = t0 + opt_ms * 1000000ull;
+	while (opt_ms ? (n & 15) || ns_now() < end : n < opt_iters) {
+		for (long p = 0; p < opt_pages; p++)
+			*(volatile char *)(mine + p * pg) = 1;
+		if (madvise(mine, opt_pages * pg, advice))
+			fail("madvise");
+		n++;
+	}
+	f->ns = ns_now() - t0;
+	per_op = (double)f->ns / n;
+	atomic_fetch_add(&faulters_done, 1);
+	pthread_mutex_lock(&dontneed_lock);
+	if (per_op > dontneed_worst)
+		dontneed_worst = per_op;
+	dontneed_ops += n;
+	pthread_mutex_unlock(&dontneed_lock);
+	munmap(mine, opt_pages * pg);
+	return NULL;
+}
+
+static double dontneed_once(void)
+{
+	dontneed_worst = 0;
+	dontneed_ops = 0;
+	run_threads(dontneeder, churner);
+	return dontneed_worst;
+}
+
+/* which path served the madvise() calls (the last two: kernels that count it) */
+static const char *const madvise_counters[] = {
+	"pgfault", "vma_lock_success", "vma_lock_abort", "madvise_vma_locked", "madvise_vma_fallback",
+};
+#define NMADVISE (sizeof(madvise_counters) / sizeof(madvise_counters[0]))
+
+/*
+ * bench_dontneed(): ns per round of writes and madvise() in the slowest
+ * thread; with churn=1 also how many map+unmap pairs the churning thread
+ * made meanwhile (so that a reader sees it really ran alongside). A
+ * "lockstat:" line gives the vmstat deltas of the timed repetitions.
+ */
+static void bench_dontneed(void)
+{
+	long long churned = 0, ops = 0, before[NMADVISE];
+	char name[64], extra[64];
+
+	snprintf(name, sizeof(name), "%s-t%ld%s", opt_free ? "madvfree" : "dontneed", opt_threads,
+		 opt_churn ? "-churn" : "");
+	dontneed_once();
+	counters_read(madvise_counters, NMADVISE, before);
+	profile_start();
+	for (int r = 1; r <= opt_reps; r++) {
+		emit(name, "ns/op", r, dontneed_once());
+		churned += churn_ops;
+		ops += dontneed_ops;
+	}
+	profile_stop(name, ops);
+	snprintf(extra, sizeof(extra), "madvise_by_design=%lld", ops);
+	lockstat_report(opt_name ? opt_name : name, madvise_counters, NMADVISE, before, extra);
+	if (opt_churn)
+		ktap_diag("dontneed: %s churn_ops=%lld during %lld madvise() calls",
+			  opt_name ? opt_name : name, churned, ops);
+}
+
 /* run_timed(): a warm-up, then opt_reps timed runs of once(), each of ops operations */
 static void run_timed(const char *name, const char *unit, double (*once)(void), long long ops)
 {
@@ -298,33 +453,46 @@ static void run_timed(const char *name, const char *unit, double (*once)(void), 
 
 /* ---- VMA churn ------------------------------------------------------------ */
 
+/* what fenced_page() reserves: two PMDs, so that one starts inside it */
+#define FENCE_AREA (4ul << 20)
+
 /*
- * mmap_once(): map and unmap one page between two fences that keep it
- * from merging: a read-only page below, read once, and PROT_NONE above.
+ * fenced_page(&area): a page to map and unmap that cannot merge, between
+ * two fences: a read-only page below, read once, and PROT_NONE above.
  * Reading the lower fence maps the zero page, so a page table always lies
  * under the mapping, as under any memory in use; without it, whether
  * munmap() had a page table to walk depended on where ASLR put the frame
  * (~190 instructions per op, from boot to boot). The frame starts on a
- * 2 MiB boundary, so that the page table is the same one.
+ * 2 MiB boundary, so that the page table is the same one. The page is
+ * left unmapped; *area is the reservation to unmap (FENCE_AREA bytes).
  */
-static double mmap_once(void)
+static char *fenced_page(char **area)
 {
 	const uintptr_t pmd = 2ul << 20;
-	char *area = map_anon(NULL, 2 * pmd / pg, PROT_NONE);
-	char *frame = (char *)(((uintptr_t)area + pmd - 1) & ~(pmd - 1)), *mid = frame + pg;
-	uint64_t t0;
+	char *a = map_anon(NULL, FENCE_AREA / pg, PROT_NONE);
+	char *frame = (char *)(((uintptr_t)a + pmd - 1) & ~(pmd - 1));
 
 	if (mprotect(frame, pg, PROT_READ))
 		fail("mprotect");
 	(void)*(volatile char *)frame;
-	munmap(mid, pg);
+	munmap(frame + pg, pg);
+	*area = a;
+	return frame + pg;
+}
+
+/* mmap_once(): map and unmap the fenced page opt_iters times */
+static double mmap_once(void)
+{
+	char *area, *mid = fenced_page(&area);
+	uint64_t t0;
+
 	t0 = ns_now();
 	for (long i = 0; i < opt_iters; i++) {
 		map_anon(mid, 1, PROT_READ | PROT_WRITE);
 		munmap(mid, pg);
 	}
 	t0 = ns_now() - t0;
-	munmap(area, 2 * pmd);
+	munmap(area, FENCE_AREA);
 	return (double)t0 / opt_iters;
 }
 
@@ -458,6 +626,216 @@ static double exit_once(void)
 			failx("the exiting child failed");
 	}
 	return (double)total / opt_iters;
+}
+
+/* ---- mmap+munmap latency under /proc/PID/maps readers ----------------------- */
+
+#define MAX_READERS 16
+
+/* what the measured process and its readers share (a MAP_SHARED mapping) */
+struct maps_shared {
+	atomic_int stop;
+	atomic_llong walks[MAX_READERS];	/* whole walks of maps, per reader */
+};
+
+static struct maps_shared *maps_sh;
+static uint64_t *pair_ns;			/* opt_iters latencies */
+
+/*
+ * make_file_vmas(n): n one-page private read-only mappings of our own
+ * executable, read once, separated by holes: VMAs whose maps lines carry a
+ * path, as most of a real process's do. drop_vmas(n) unmaps them.
+ */
+static void make_file_vmas(long n)
+{
+	int fd = open("/proc/self/exe", O_RDONLY);
+
+	if (fd < 0)
+		fail("open /proc/self/exe");
+	vmas_area = map_anon(NULL, 2 * n, PROT_NONE);
+	munmap(vmas_area, 2 * n * pg);
+	for (long i = 0; i < n; i++) {
+		char *want = vmas_area + 2 * i * pg;
+		char *p = mmap(want, pg, PROT_READ, MAP_PRIVATE | MAP_FIXED_NOREPLACE, fd, 0);
+
+		if (p != want)
+			fail("mmap of /proc/self/exe");
+		(void)*(volatile char *)p;
+	}
+	close(fd);
+}
+
+/* walk_read(path, buf): open PATH, read() it to the end opt_bufsize bytes at a time, close */
+static int walk_read(const char *path, char *buf)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	while ((n = read(fd, buf, opt_bufsize)) > 0)
+		;
+	close(fd);
+	return n < 0 ? -1 : 0;
+}
+
+/* walk_query(path, buf): every VMA of PATH's mm through PROCMAP_QUERY, names into buf */
+static int walk_query(const char *path, char *buf)
+{
+	int fd = open(path, O_RDONLY), err;
+	struct procmap_query q;
+	uint64_t addr = 0;
+
+	if (fd < 0)
+		return -1;
+	for (;;) {
+		memset(&q, 0, sizeof(q));
+		q.size = sizeof(q);
+		q.query_flags = PROCMAP_QUERY_COVERING_OR_NEXT_VMA;
+		q.query_addr = addr;
+		q.vma_name_addr = (uintptr_t)buf;
+		q.vma_name_size = opt_bufsize;
+		if (ioctl(fd, PROCMAP_QUERY, &q))
+			break;
+		addr = q.vma_end;
+	}
+	err = errno;
+	close(fd);
+	errno = err;
+	return err == ENOENT ? 0 : -1;
+}
+
+/* maps_reader(target, id): walk TARGET's maps until told to stop (a child) */
+static void __attribute__((noreturn)) maps_reader(pid_t target, int id)
+{
+	char path[64], *buf = malloc(opt_bufsize);
+
+	/* Never outlive the measured process, whatever happens to it. */
+	if (prctl(PR_SET_PDEATHSIG, SIGKILL) || getppid() != target)
+		_exit(1);
+	if (!buf)
+		fail("malloc(%ld)", opt_bufsize);
+	snprintf(path, sizeof(path), "/proc/%d/maps", (int)target);
+	while (!atomic_load(&maps_sh->stop)) {
+		if ((opt_query ? walk_query : walk_read)(path, buf))
+			fail("reader %d: %s of %s", id, opt_query ? "PROCMAP_QUERY" : "read", path);
+		atomic_fetch_add(&maps_sh->walks[id], 1);
+	}
+	_exit(0);
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* rank(s, n, pct): the nearest-rank percentile PCT of the N sorted values S */
+static double rank(const uint64_t *s, long n, int pct)
+{
+	long k = (n * pct + 99) / 100;
+
+	return (double)s[k ? k - 1 : 0];
+}
+
+/*
+ * mapslat_once(name, rep): start the readers, wait until each has walked
+ * the maps once (so that all of them are running), time opt_iters
+ * mmap+munmap pairs one by one, stop the readers. Rep 0 is the warm-up;
+ * the others print their three rows and how many walks the readers made
+ * during the timed loop.
+ */
+static long long mapslat_walks;		/* during the timed loops, all reps */
+
+static void mapslat_once(const char *name, int rep)
+{
+	char *area, *mid = fenced_page(&area), row[96];
+	pid_t self = getpid(), kids[MAX_READERS];
+	long long walks = 0;
+	uint64_t t0;
+	int status;
+
+	atomic_store(&maps_sh->stop, 0);
+	for (long i = 0; i < opt_readers; i++) {
+		atomic_store(&maps_sh->walks[i], 0);
+		kids[i] = fork();
+		if (kids[i] < 0)
+			fail("fork");
+		if (kids[i] == 0)
+			maps_reader(self, i);
+	}
+	for (long i = 0; i < opt_readers; i++) {
+		while (!atomic_load(&maps_sh->walks[i])) {
+			if (waitpid(kids[i], &status, WNOHANG) == kids[i])
+				failx("maps reader %ld ended before its first walk", i);
+			usleep(1000);
+		}
+		walks -= atomic_load(&maps_sh->walks[i]);
+	}
+	t0 = ns_now();
+	for (long i = 0; i < opt_iters; i++) {
+		uint64_t t = ns_now();
+
+		map_anon(mid, 1, PROT_READ | PROT_WRITE);
+		munmap(mid, pg);
+		pair_ns[i] = ns_now() - t;
+	}
+	t0 = ns_now() - t0;
+	for (long i = 0; i < opt_readers; i++)
+		walks += atomic_load(&maps_sh->walks[i]);
+	atomic_store(&maps_sh->stop, 1);
+	for (long i = 0; i < opt_readers; i++) {
+		if (waitpid(kids[i], &status, 0) != kids[i])
+			fail("waitpid");
+		if (!WIFEXITED(status) || WEXITSTATUS(status))
+			failx("maps reader %ld failed", i);
+	}
+	munmap(area, FENCE_AREA);
+	if (!rep)
+		return;
+	qsort(pair_ns, opt_iters, sizeof(*pair_ns), cmp_u64);
+	snprintf(row, sizeof(row), "%s-p50", name);
+	emit_as(row, "ns/op", rep, rank(pair_ns, opt_iters, 50));
+	snprintf(row, sizeof(row), "%s-p99", name);
+	emit_as(row, "ns/op", rep, rank(pair_ns, opt_iters, 99));
+	snprintf(row, sizeof(row), "%s-max", name);
+	emit_as(row, "ns/op", rep, (double)pair_ns[opt_iters - 1]);
+	ktap_diag("mapslat: %s rep %d: %ld pairs in %.1f ms, %lld walks of maps by %ld readers",
+		  name, rep, opt_iters, t0 / 1e6, walks, opt_readers);
+	mapslat_walks += walks;
+}
+
+/* how the readers took the VMAs (kernels that read maps under per-VMA locks count it) */
+static const char *const maps_counters[] = { "vma_iter_locked", "vma_iter_fallback" };
+#define NMAPS (sizeof(maps_counters) / sizeof(maps_counters[0]))
+
+static void bench_mapslat(void)
+{
+	char name[64], extra[64];
+	long long before[NMAPS];
+
+	if (opt_readers > MAX_READERS)
+		failx("readers must be 0..%d", MAX_READERS);
+	snprintf(name, sizeof(name), "mapslat-r%ld%s", opt_readers, opt_query ? "-query" : "");
+	maps_sh = mmap(NULL, sizeof(*maps_sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS,
+		       -1, 0);
+	pair_ns = calloc(opt_iters, sizeof(*pair_ns));
+	if (maps_sh == MAP_FAILED || !pair_ns)
+		fail("no memory for %ld latencies", opt_iters);
+	/* Fault the array in now, not inside the timed loop. */
+	memset(pair_ns, 1, opt_iters * sizeof(*pair_ns));
+	if (opt_file)
+		make_file_vmas(opt_vmas);
+	else
+		make_vmas(opt_vmas);
+	mapslat_once(opt_name ? opt_name : name, 0);
+	counters_read(maps_counters, NMAPS, before);
+	for (int r = 1; r <= opt_reps; r++)
+		mapslat_once(opt_name ? opt_name : name, r);
+	snprintf(extra, sizeof(extra), "walks_timed=%lld", mapslat_walks);
+	lockstat_report(opt_name ? opt_name : name, maps_counters, NMAPS, before, extra);
+	drop_vmas(opt_vmas);
 }
 
 /* ---- mlock ------------------------------------------------------------------ */
@@ -665,11 +1043,13 @@ static const struct {
 	{ "pages", &opt_pages, 0 }, { "iters", &opt_iters, 0 }, { "vmas", &opt_vmas, 0 },
 	{ "procs", &opt_procs, 0 }, { "reps", &opt_reps, 0 }, { "prehit", &opt_prehit, 1 },
 	{ "profile", &opt_profile, 1 },	/* a switch: 0 or 1 */
+	{ "readers", &opt_readers, 1 }, { "bufsize", &opt_bufsize, 0 }, { "query", &opt_query, 1 },
+	{ "file", &opt_file, 1 }, { "free", &opt_free, 1 }, { "ms", &opt_ms, 1 },
 };
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: bench fault|mmap|brk|mprotect|fork|exit|mlock|slab|uprobe [name=S] [key=value ...]\n");
+	fprintf(stderr, "usage: bench fault|mmap|brk|mprotect|fork|exit|mlock|slab|uprobe|mapslat|dontneed [name=S] [key=value ...]\n");
 	exit(2);
 }
 
@@ -728,6 +1108,10 @@ int main(int argc, char **argv)
 		bench_slab();
 	} else if (!strcmp(argv[1], "uprobe")) {
 		bench_uprobe();
+	} else if (!strcmp(argv[1], "mapslat")) {
+		bench_mapslat();
+	} else if (!strcmp(argv[1], "dontneed")) {
+		bench_dontneed();
 	} else {
 		usage();
 	}

@@ -1,7 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * report.c - print what the per-VMA lock looks like in this kernel: the
- * vma_lock_* counters of /proc/vmstat and the slab caches behind a VMA.
+ * vma_lock_* counters of /proc/vmstat (and, where the kernel has them,
+ * those of the paths that use the lock instead of mmap_lock: vma_iter_*
+ * for /proc/pid/maps and PROCMAP_QUERY, madvise_vma_* for MADV_DONTNEED
+ * and MADV_FREE) and the slab caches behind a VMA.
  * Lines are "    # key: value" so the harness can pick them up. Fails when
  * the counters or the vm_area_struct cache cannot be read (the boot must
  * use slab_nomerge, or the cache is merged into another one).
@@ -24,6 +27,9 @@ int main(void)
 		if (!strncmp(key, "vma_lock_", 9)) {
 			ktap_diag("vmstat %s: %lld", key, val);
 			counters++;
+		} else if (!strncmp(key, "vma_iter_", 9) ||
+			   !strncmp(key, "madvise_vma_", 12)) {
+			ktap_diag("vmstat %s: %lld", key, val);
 		}
 	}
 	if (f)
