@@ -98,6 +98,20 @@ static inline long long vmstat_read(const char *name)
 }
 
 /*
+ * vmstat_print_delta(name, before): "# vmstat NAME +N" since @before (a
+ * vmstat_read() value), or "absent" when the kernel does not count it.
+ */
+static inline void vmstat_print_delta(const char *name, long long before)
+{
+	long long after = vmstat_read(name);
+
+	if (before < 0 || after < 0)
+		ktap_diag("vmstat %s absent", name);
+	else
+		ktap_diag("vmstat %s +%lld", name, after - before);
+}
+
+/*
  * slab_attr("vm_area_struct", "object_size"): one value from
  * /sys/kernel/slab/CACHE/ATTR, or -1 when there is no such cache (a merged
  * cache: boot with slab_nomerge) or attribute (some need SLUB_DEBUG).

@@ -390,17 +390,6 @@ static void setup(void)
 		ksft_exit_fail_msg("mprotect: %s\n", strerror(errno));
 }
 
-/* print_vmstat(name, before): a counter's delta, if the kernel has it */
-static void print_vmstat(const char *name, long long before)
-{
-	long long after = vmstat_read(name);
-
-	if (before < 0 || after < 0)
-		ktap_diag("vmstat %s absent", name);
-	else
-		ktap_diag("vmstat %s +%lld", name, after - before);
-}
-
 static int usage(void)
 {
 	fprintf(stderr, "usage: madv_race dontneed|free [-t writers] [-p pages] [-d seconds]\n"
@@ -485,7 +474,7 @@ int main(int argc, char **argv)
 		  "round %lld us; the threads stopped %.0f ms after the end", max_us[T_VISIT],
 		  max_us[T_ZAP], max_us[T_PAGEOUT], max_us[T_VMA], (now() - end) * 1000);
 	for (int i = 0; i < 3; i++)
-		print_vmstat(counters[i], before[i]);
+		vmstat_print_delta(counters[i], before[i]);
 	ktap_check(!n_corrupt, "data intact", "%lld corrupted pages", n_corrupt);
 	ktap_check(!n_zap_err && !n_vma_err, "calls succeeded",
 		   "%lld madvise calls and %lld VMA changes failed", n_zap_err, n_vma_err);

@@ -961,17 +961,6 @@ static int popcount(uint32_t x)
 	return __builtin_popcount(x);
 }
 
-/* print_vmstat(name, before): a counter's delta, if the kernel has it */
-static void print_vmstat(const char *name, long long before)
-{
-	long long after = vmstat_read(name);
-
-	if (before < 0 || after < 0)
-		ktap_diag("vmstat %s absent", name);
-	else
-		ktap_diag("vmstat %s +%lld", name, after - before);
-}
-
 /* What the race showed: reads that spanned a change, states seen whole. */
 static long long race_reads, race_mixed, race_steps;
 static uint32_t race_seen;
@@ -1015,8 +1004,8 @@ static int run_race(void)
 		race_seen |= stats[m].classes_seen;
 	}
 	ktap_diag("child steps %lld, queries %lld", race_steps, n_queries);
-	print_vmstat("vma_iter_locked", locked0);
-	print_vmstat("vma_iter_fallback", fallback0);
+	vmstat_print_delta("vma_iter_locked", locked0);
+	vmstat_print_delta("vma_iter_fallback", fallback0);
 	return k;
 }
 
