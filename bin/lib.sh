@@ -6,6 +6,8 @@
 #               (default ${XDG_CACHE_HOME:-$HOME/.cache}/vm-refcnt)
 #   VMRC_WORK   per-checkout scratch: guest binaries, initramfs (default <top>/.work)
 #   VMRC_RESULTS one directory per run below it (default <top>/results)
+#   VMRC_ARCH   the guest architecture, a configs/arch/NAME.env (default
+#               x86_64; 'make ... ARCH=arm64' sets it)
 
 set -euo pipefail
 
@@ -44,6 +46,36 @@ need_cmd() {
 	command -v "$1" >/dev/null 2>&1 ||
 		die $E_ENV "'$1' not found (Debian package $2); run 'make deps'"
 }
+
+# The guest architecture: configs/arch/$VMRC_ARCH.env (kernel ARCH and
+# compiler, image, QEMU, console and KTAP devices, packages). The default
+# architecture's paths carry no suffix, as before there were others;
+# another's builds are $VMRC_CACHE/build/LABEL-SCENARIO$ARCH_SUFFIX and its
+# guest files are under $ARCH_WORK ($VMRC_WORK/NAME).
+VMRC_ARCH_DEFAULT=x86_64
+VMRC_ARCH=${VMRC_ARCH:-$VMRC_ARCH_DEFAULT}
+# arch_names: the known architectures
+arch_names() {
+	local f
+	for f in "$TOP"/configs/arch/*.env; do f=${f##*/}; echo "${f%.env}"; done
+}
+[[ $VMRC_ARCH =~ ^[a-z0-9_]+$ && -f $TOP/configs/arch/$VMRC_ARCH.env ]] ||
+	die $E_USAGE "unknown architecture '$VMRC_ARCH' (VMRC_ARCH or make ARCH=; known: $(arch_names | tr '\n' ' '))"
+# shellcheck source=../configs/arch/x86_64.env
+. "$TOP/configs/arch/$VMRC_ARCH.env"
+if [[ $VMRC_ARCH == "$VMRC_ARCH_DEFAULT" ]]; then
+	ARCH_SUFFIX= ARCH_WORK=$VMRC_WORK
+else
+	ARCH_SUFFIX=-$VMRC_ARCH ARCH_WORK=$VMRC_WORK/$VMRC_ARCH
+	# Only these verbs know about other architectures; the rest (make
+	# check, bench, profile, soak, ...) would mix x86_64's assumptions
+	# with another architecture's kernels, so they refuse.
+	case ${0##*/} in
+	run | build | boot | initramfs | deps | prepare-base | apply | verdict | \
+		watch-boot | check-config | parse-ktap | scan-console | arch-check) ;;
+	*) die $E_USAGE "${0##*/} supports only $VMRC_ARCH_DEFAULT, not VMRC_ARCH=$VMRC_ARCH (for $VMRC_ARCH: bin/run, bin/build, bin/boot, bin/initramfs, make $VMRC_ARCH)" ;;
+	esac
+fi
 
 # scenarios: print the known scenario names (UPPERCASE fragment files)
 scenarios() {
@@ -106,12 +138,19 @@ checkout() {
 	[[ $(git -C "$dir" rev-parse HEAD) == "$2" ]] || git -C "$dir" checkout -q --detach "$2"
 }
 
-# merge_fragment SCENARIO: print common.config + SCENARIO, #INCLUDE# expanded
+# merge_fragment SCENARIO: print common.config + SCENARIO, #INCLUDE# expanded;
+# configs/arch/$VMRC_ARCH.config between them if there is one (x86_64 has
+# none, so its fragments are what they always were)
 merge_fragment() {
-	local line inc
+	local line inc archf=$TOP/configs/arch/$VMRC_ARCH.config
 	check_scenario "$1"
-	echo "# merged fragment for $1 (common.config + $1)"
-	cat "$TOP/configs/common.config"
+	if [[ -f $archf ]]; then
+		echo "# merged fragment for $1 (common.config + arch/$VMRC_ARCH.config + $1)"
+		cat "$TOP/configs/common.config" "$archf"
+	else
+		echo "# merged fragment for $1 (common.config + $1)"
+		cat "$TOP/configs/common.config"
+	fi
 	while IFS= read -r line; do
 		if [[ $line =~ ^#INCLUDE#([A-Z0-9_]+)$ ]]; then
 			inc=${BASH_REMATCH[1]}

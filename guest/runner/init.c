@@ -5,7 +5,9 @@
  * Mounts the pseudo file systems, runs the test plan named by the kernel
  * command line ("plan=NAME", default "default"; "only=PROG" keeps one entry),
  * prints KTAP on the second serial port (/dev/ttyS1) - apart from the kernel
- * console on ttyS0 - and powers the machine off.
+ * console on ttyS0 - and powers the machine off. "ktap=DEV" names another
+ * KTAP device, /dev/DEV (arm64's virt machine has one UART: bin/boot gives
+ * it a virtio console and says ktap=hvc0).
  *
  * Plan files (/plans/NAME.plan) are data, one test per line:
  *	name  timeout_seconds  /path/to/program [args...]
@@ -75,6 +77,11 @@ static void __attribute__((format(printf, 1, 2))) say(const char *fmt, ...)
 
 static void power_off(void)
 {
+	/* Everything written out of the guest before it goes. */
+	if (ktap) {
+		fflush(ktap);
+		tcdrain(fileno(ktap));
+	}
 	sync();
 	reboot(RB_POWER_OFF);
 	/* Without working poweroff, halting still ends QEMU (-no-reboot). */
@@ -90,15 +97,27 @@ static void mount_fs(const char *src, const char *dir, const char *type)
 		say("mount %s on %s failed: %s", type, dir, strerror(errno));
 }
 
-static FILE *open_ktap(void)
+/*
+ * open_ktap("ttyS1"): the KTAP channel, /dev/DEV. ttyS1's node is made if
+ * devtmpfs lacks it; another device (a virtio console) may appear only
+ * after init has started - its driver adds the port from a workqueue -, so
+ * wait for it up to 10 s.
+ */
+static FILE *open_ktap(const char *dev)
 {
 	struct termios t;
+	char path[64];
 	int fd;
 
-	fd = open("/dev/ttyS1", O_WRONLY | O_NOCTTY | O_CLOEXEC);
-	if (fd < 0) {
-		mknod("/dev/ttyS1", S_IFCHR | 0600, makedev(4, 65));
-		fd = open("/dev/ttyS1", O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	snprintf(path, sizeof(path), "/dev/%s", dev);
+	fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	if (fd < 0 && !strcmp(dev, "ttyS1")) {
+		mknod(path, S_IFCHR | 0600, makedev(4, 65));
+		fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	}
+	for (int i = 0; fd < 0 && errno == ENOENT && i < 100; i++) {
+		usleep(100000);
+		fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
 	}
 	if (fd < 0)
 		return NULL;
@@ -307,6 +326,7 @@ int main(void)
 {
 	const char *plan = getenv("plan");
 	const char *only = getenv("only");
+	const char *ktap_dev = getenv("ktap");
 	int pass = 0, fail = 0, skip = 0;
 	char path[256];
 	sigset_t set;
@@ -323,9 +343,11 @@ int main(void)
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 
-	ktap = open_ktap();
+	if (!ktap_dev || !*ktap_dev || strchr(ktap_dev, '/'))
+		ktap_dev = "ttyS1";
+	ktap = open_ktap(ktap_dev);
 	if (!ktap) {
-		say("cannot open /dev/ttyS1 for KTAP output: %s", strerror(errno));
+		say("cannot open /dev/%s for KTAP output: %s", ktap_dev, strerror(errno));
 		power_off();
 	}
 	if (!plan || !*plan)
