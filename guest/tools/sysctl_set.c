@@ -68,8 +68,15 @@ static int set_one(char *arg)
 	*eq = '\0';
 	read_value(arg, old, sizeof(old));
 	if (nset < MAX_SET && strcmp(old, "?")) {
+		/*
+		 * A sysfs choice ("always [madvise] never") is set by writing
+		 * the word in brackets, not the line.
+		 */
+		char *lb = strchr(old, '['), *rb = lb ? strchr(lb, ']') : NULL;
+		int n = rb ? (int)(rb - lb - 1) : (int)strlen(old);
+
 		files[nset] = arg;
-		snprintf(olds[nset++], sizeof(olds[0]), "%s", old);
+		snprintf(olds[nset++], sizeof(olds[0]), "%.*s", n, rb ? lb + 1 : old);
 	}
 	fd = open(arg, O_WRONLY | O_CLOEXEC);
 	len = strlen(eq + 1);
